@@ -1,0 +1,51 @@
+# Two commands do everything: `make run` and `make test`; each sets itself up first.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+# Use the shared mirror next to the checkout when there is one (CI and course machines).
+FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),)
+export FACELIB_MIRROR
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: setup assets run lab test unit notebooks assignments bench lint clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PIP) install --quiet --no-deps -r requirements-peer.txt
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+assets: setup
+	$(PY) -m facelib.assets fetch --all
+
+run: assets
+	$(PY) -m facelib.classroom run
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: assets unit notebooks assignments
+
+unit: setup
+	$(PY) -m pytest tests -q
+
+notebooks: setup
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 \
+		--sanitize-with tests/nbval_sanitize.cfg notebooks/
+
+assignments: setup
+	$(PY) -m facelib.classroom assignments
+
+bench: assets
+	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+lint: setup
+	$(VENV)/bin/ruff check facelib tests benchmarks
+
+clean:
+	rm -rf build

@@ -1,0 +1,11 @@
+"""Checkers that the notebooks call right after each graded function.
+
+Each ``check_<name>(fn)`` runs the learner's ``fn`` on fixed inputs, compares it with
+facelib's reference, prints one short deterministic line when all cases pass, and raises
+:class:`CheckFailed` with a hint otherwise. Lessons keep their checkers in their own module.
+"""
+
+from facelib.checks._core import CheckFailed
+from facelib.checks.basics import check_euclidean_distance
+
+__all__ = ["CheckFailed", "check_euclidean_distance"]

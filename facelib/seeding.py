@@ -1,0 +1,44 @@
+"""Reproducible runs: one seed for Python, NumPy and TensorFlow, and quiet logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import warnings
+
+import numpy as np
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's and absl's informational logging (errors still show)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="keras")
+
+
+def set_seed(seed: int = 0, deterministic: bool = True) -> None:
+    """Seed Python, NumPy, TensorFlow and Keras; optionally make TF ops deterministic.
+
+    Parameters
+    ----------
+    seed : int
+        The one seed for every generator.
+    deterministic : bool
+        Call ``tf.config.experimental.enable_op_determinism()`` so that repeated runs on
+        the same machine give the same numbers (some ops get slower).
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))  # seeds python, numpy and tf together
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
