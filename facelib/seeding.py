@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import warnings
 
 import numpy as np
@@ -33,12 +32,10 @@ def set_seed(seed: int = 0, deterministic: bool = True) -> None:
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    random.seed(seed)
-    np.random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(int(seed))  # seeds python, numpy and tf together
+    keras.utils.set_random_seed(int(seed))  # seeds Python's random, NumPy's global RNG and TensorFlow
     if deterministic:
         tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,130 @@
+"""Reading images safely: every file or array becomes uint8 RGB (or greyscale), or a clear error.
+
+Handles what learners' folders hold: greyscale, palette, RGBA, CMYK and 16-bit files; EXIF
+rotation; and refuses empty, truncated, non-image and decompression-bomb files with an
+:class:`ImageError` that says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
+_MODES = ("RGB", "L")
+
+
+class ImageError(ValueError):
+    """An image could not be read or has an unusable shape, type or value."""
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """Scale 16- and 32-bit greyscale images to 8 bits (Pillow would clip, not scale)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+    return img
+
+
+def _open(source, label: str) -> Image.Image:
+    try:
+        with Image.open(source) as img:
+            img = ImageOps.exif_transpose(img)
+            img.load()
+            return img
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{label} is too large to decode safely ({error}). Resize it below "
+                         f"{Image.MAX_IMAGE_PIXELS:,} pixels, or raise PIL.Image.MAX_IMAGE_PIXELS "
+                         "if you trust the file.") from error
+    except UnidentifiedImageError as error:
+        raise ImageError(f"{label} is not an image Pillow can read (JPEG, PNG, PGM, BMP, ...). "
+                         "Check that the path points to a picture.") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError(f"{label} could not be decoded ({error}); the file may be truncated or "
+                         "corrupt. Save it again or use another copy.") from error
+
+
+def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise ImageError(f"image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
+                         f"got {array.shape}.")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageError(f"image array is empty: shape {array.shape}.")
+    if array.dtype == np.uint8:
+        pixels = array
+    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        values = array.astype(np.float64)
+        if not np.all(np.isfinite(values)):
+            raise ImageError("image array contains NaN or infinite values; clean it before use.")
+        is_unit_float = np.issubdtype(array.dtype, np.floating) and 0 <= values.min(initial=0)
+        if is_unit_float and values.max(initial=0) <= 1.0:
+            values = values * 255.0  # floats in [0, 1]
+        if values.min(initial=0) < 0 or values.max(initial=0) > 255:
+            raise ImageError(f"image values must lie in [0, 255] (or [0, 1] for floats); got "
+                             f"[{values.min():.4g}, {values.max():.4g}].")
+        pixels = np.round(values).astype(np.uint8)
+    else:
+        raise ImageError(f"image array has unsupported dtype {array.dtype}; use uint8 or float.")
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    if pixels.ndim == 3 and pixels.shape[-1] == 4:
+        pixels = pixels[..., :3]
+    if mode == "RGB" and pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=-1)
+    if mode == "L" and pixels.ndim == 3:
+        pixels = np.asarray(Image.fromarray(np.ascontiguousarray(pixels), "RGB").convert("L"))
+    return np.ascontiguousarray(pixels)
+
+
+def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
+    """Read an image as a uint8 array of shape (H, W, 3) for ``mode="RGB"`` or (H, W) for ``"L"``.
+
+    Parameters
+    ----------
+    source : path, bytes, numpy array or PIL image
+        A file path, the file's bytes, or pixels already in memory (uint8, or floats in
+        [0, 1] or [0, 255]; greyscale, RGB or RGBA).
+    mode : {"RGB", "L"}
+        Colour or greyscale output. Alpha is dropped; palette, CMYK and 16-bit inputs are
+        converted (16-bit values are scaled, not clipped).
+
+    Raises
+    ------
+    ImageError
+        For a missing, empty, truncated or non-image file, a decompression bomb, or an array
+        of the wrong rank, dtype or value range.
+    """
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    if isinstance(source, np.ndarray):
+        return _from_array(source, mode)
+    if isinstance(source, Image.Image):
+        img, label = source, "the PIL image"
+    elif isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError("the image bytes are empty.")
+        img, label = _open(io.BytesIO(source), "the image bytes"), "the image bytes"
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{path} does not exist or is not a file.")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path} is empty (0 bytes).")
+        img, label = _open(path, str(path)), str(path)
+    else:
+        raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
+    img = _to_8bit(img)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA").convert("RGB")
+    try:
+        return np.asarray(img.convert(mode))
+    except (OSError, ValueError) as error:
+        raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
