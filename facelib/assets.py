@@ -37,7 +37,6 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-MANIFEST = DATA_DIR / "assets.json"
 _CHUNK = 1 << 20
 
 
@@ -91,7 +90,7 @@ def _read_checksums(path: Path) -> dict[str, str]:
 @cache
 def manifest() -> dict[str, Asset]:
     """All registered assets, by name."""
-    entries = json.loads(MANIFEST.read_text())
+    entries = json.loads((DATA_DIR / "assets.json").read_text())
     return {
         name: Asset(
             name=name,

@@ -73,7 +73,7 @@ def make_assignments(dest: Path = ROOT / "build" / "assignments") -> list[Path]:
                 compile(_without_magics(cell.source), f"{path.name} (student copy)", "exec")
         out = dest / path.name
         nbformat.write(student, out)
-        print(f"{path.name}: {graded} graded cells stubbed -> {out.relative_to(ROOT)}")
+        print(f"{path.name}: {graded} graded cells stubbed -> {out}")
         written.append(out)
     return written
 
