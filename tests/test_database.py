@@ -1,0 +1,145 @@
+"""FaceDatabase: identification against a NumPy reference, round trips, clear errors, atomic saves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facelib import database
+from facelib.database import DatabaseError, FaceDatabase
+
+
+@pytest.fixture
+def db():
+    rng = np.random.default_rng(0)
+    db = FaceDatabase()
+    db.enroll("ada", rng.normal(size=8))
+    db.enroll("bob", rng.normal(size=(3, 8)))
+    db.enroll("Zoë O'Neil-Ñúñez", rng.normal(size=(2, 8)))
+    return db
+
+
+def test_identify_matches_a_numpy_nearest_neighbour(db):
+    rng = np.random.default_rng(1)
+    queries = rng.normal(size=(20, 8))
+    stored = np.concatenate([db.encodings_of(n) for n in db.names]).astype(np.float64)
+    owners = np.repeat(db.names, [1, 3, 2])
+    d = np.linalg.norm(queries[:, None, :] - stored[None], axis=-1)
+    tau = float(np.median(d.min(axis=1)))
+    matches = db.identify(queries, threshold=tau)
+    for q, match in enumerate(matches):
+        k = int(np.argmin(d[q]))
+        assert match.distance == pytest.approx(d[q, k], rel=1e-5)
+        assert match.name == (owners[k] if d[q, k] <= tau else None)
+    assert any(m.name is None for m in matches) and any(m.name is not None for m in matches)
+
+
+def test_identify_finds_noisy_copies_and_rejects_strangers(db):
+    noisy = db.encodings_of("bob")[1] + 0.01
+    assert db.identify(noisy, threshold=0.1)[0].name == "bob"
+    assert db.identify(noisy + 100, threshold=0.1)[0].name is None
+
+
+def test_enroll_remove_len_names(db):
+    assert len(db) == 3 and db.names == ["ada", "bob", "Zoë O'Neil-Ñúñez"] and db.n_encodings == 6
+    db.remove("bob")
+    assert "bob" not in db and len(db) == 2
+    with pytest.raises(KeyError, match="bob"):
+        db.remove("bob")
+
+
+def test_round_trip(tmp_path, db):
+    path = db.save(tmp_path / "faces.npz")
+    back = FaceDatabase.load(path)
+    assert back.names == db.names and back.dim == 8
+    for name in db.names:
+        np.testing.assert_array_equal(back.encodings_of(name), db.encodings_of(name))
+    with np.load(path, allow_pickle=False) as archive:
+        assert int(archive["format_version"]) == database.FORMAT_VERSION
+
+
+def test_empty_database_round_trips_and_refuses_to_identify(tmp_path):
+    empty = FaceDatabase(dim=4)
+    back = FaceDatabase.load(empty.save(tmp_path / "empty.npz"))
+    assert len(back) == 0 and back.dim == 4
+    with pytest.raises(DatabaseError, match="empty"):
+        back.identify(np.zeros(4))
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", "empty"), ("   ", "empty"), ("a/b", "path separators"), ("a\\b", "path separators"),
+    ("..", "path separators"), ("bad\nname", "control"), ("tab\there", "control"), ("x" * 101, "at most 100"),
+    (42, "must be a string"),
+])
+def test_invalid_names_are_refused(db, name, message):
+    with pytest.raises(DatabaseError, match=message):
+        db.enroll(name, np.zeros(8))
+
+
+def test_duplicate_name_is_refused(db):
+    with pytest.raises(DatabaseError, match="already enrolled"):
+        db.enroll("ada", np.zeros(8))
+
+
+@pytest.mark.parametrize("encodings, message", [
+    (np.zeros(5), "8-dimensional"), (np.zeros((2, 3, 8)), "shape"), (np.zeros((0, 8)), "shape"),
+    (np.array(["a"] * 8), "dtype"), (np.ones(8, dtype=bool), "dtype"), (np.full(8, np.nan), "NaN"),
+    (np.full(8, np.inf), "NaN or infinite"),
+])
+def test_bad_encodings_are_refused(db, encodings, message):
+    with pytest.raises(DatabaseError, match=message):
+        db.enroll("carol", encodings)
+    with pytest.raises(DatabaseError, match=message):
+        db.identify(encodings)
+
+
+def test_bad_threshold_and_path(db, tmp_path):
+    with pytest.raises(DatabaseError, match="threshold"):
+        db.identify(np.zeros(8), threshold=-1)
+    with pytest.raises(DatabaseError, match=".npz"):
+        db.save(tmp_path / "faces.pkl")
+    with pytest.raises(DatabaseError, match="does not exist"):
+        db.save(tmp_path / "missing" / "faces.npz")
+
+
+def test_interrupted_save_leaves_the_old_file_intact(tmp_path, db, monkeypatch):
+    path = db.save(tmp_path / "faces.npz")
+    before = path.read_bytes()
+    db.enroll("carol", np.ones(8))
+
+    def crash_midway(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(database.np, "savez", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        db.save(path)
+    assert path.read_bytes() == before
+    assert FaceDatabase.load(path).names == ["ada", "bob", "Zoë O'Neil-Ñúñez"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.npz"]   # no temporary file left behind
+
+
+def test_newer_format_is_refused(tmp_path, db):
+    path = tmp_path / "future.npz"
+    np.savez(path, format_version=np.array(database.FORMAT_VERSION + 1), names=np.array(["ada"]),
+             encodings=np.zeros((1, 8), np.float32), owners=np.zeros(1, np.int64))
+    with pytest.raises(DatabaseError, match="upgrade facelib"):
+        FaceDatabase.load(path)
+
+
+def test_pickled_or_foreign_files_are_refused(tmp_path):
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, format_version=np.array(1), names=np.array([{"evil": 1}], dtype=object),
+             encodings=np.zeros((1, 2)), owners=np.zeros(1, np.int64))
+    with pytest.raises(DatabaseError, match="pickled"):
+        FaceDatabase.load(pickled)
+    other = tmp_path / "other.npz"
+    np.savez(other, weights=np.zeros(3))
+    with pytest.raises(DatabaseError, match="missing"):
+        FaceDatabase.load(other)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(b"not a zip")
+    with pytest.raises(DatabaseError):
+        FaceDatabase.load(truncated)
+    with pytest.raises(FileNotFoundError):
+        FaceDatabase.load(tmp_path / "nothing.npz")
