@@ -9,7 +9,7 @@ import numpy as np
 from facelib.checks._core import call, expect_close, passed
 
 
-def check_euclidean_distance(fn: Callable) -> str:
+def check_euclidean_distance(fn: Callable) -> None:
     """Check ``fn(x, y)`` = ||x - y||_2 along the last axis, for vectors and batches."""
     rng = np.random.default_rng(0)
     cases = [
@@ -22,4 +22,4 @@ def check_euclidean_distance(fn: Callable) -> str:
         got = call(fn, x.astype(np.float32), y.astype(np.float32))
         expect_close(got, expected, f"case {i} (shapes {x.shape})",
                      "Sum the squared differences over the last axis only, then take the square root.")
-    return passed("euclidean_distance", len(cases))
+    passed("euclidean_distance", len(cases))
