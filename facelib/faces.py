@@ -118,8 +118,12 @@ def _expected_types() -> list[str]:
     return types + ["avg_pool", "fc"]
 
 
+# weights are always loaded afterwards: zeros are much cheaper to create than random ones
+_ZEROS = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
+
+
 def build_encoder(avg_rgb=(122.782, 117.001, 104.298), name: str = "dlib_face_resnet") -> keras.Model:
-    """The face encoder's architecture (random weights): 150x150x3 RGB in 0-255 -> 128.
+    """The face encoder's architecture (zero weights): 150x150x3 RGB in 0-255 -> 128.
 
     The first layer applies dlib's input normalisation
     :math:`x' = (x - \\mu_c) / 256` with the per-channel means ``avg_rgb`` stored in the
@@ -150,7 +154,7 @@ def build_encoder(avg_rgb=(122.782, 117.001, 104.298), name: str = "dlib_face_re
         # dlib pads stride-1 convolutions by size // 2 on every side ("same" for odd sizes)
         # and strided ones not at all ("valid").
         padding = "same" if stride == 1 else "valid"
-        return layers.Conv2D(filters, size, strides=stride, padding=padding, name=nxt("con"))(x)
+        return layers.Conv2D(filters, size, strides=stride, padding=padding, name=nxt("con"), **_ZEROS)(x)
 
     def affine(x):
         return ChannelAffine(name=nxt("affine"))(x)
@@ -168,7 +172,7 @@ def build_encoder(avg_rgb=(122.782, 117.001, 104.298), name: str = "dlib_face_re
             shortcut = layers.AveragePooling2D(2, strides=2, name=nxt("pool"))(x) if stride == 2 else x
             x = relu(ZeroPadAdd(name=nxt("add"))([shortcut, y]))
     x = layers.GlobalAveragePooling2D(name="avg_pool_everything")(x)
-    outputs = layers.Dense(EMBEDDING_SIZE, use_bias=False, name="fc")(x)
+    outputs = layers.Dense(EMBEDDING_SIZE, use_bias=False, name="fc", kernel_initializer="zeros")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
