@@ -52,6 +52,21 @@ def all_pairs(labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return i, j, labels[i] == labels[j]
 
 
+def balanced_pairs(labels, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every matched pair i < j of a labelled set plus as many mismatched pairs drawn at random.
+
+    Like LFW's folds (half matched, half mismatched), so that accuracy is not dominated by
+    the far more numerous mismatched pairs. Returns ``i``, ``j``, ``same``.
+    """
+    i, j, same = all_pairs(labels)
+    if not same.any() or same.all():
+        raise ValueError("labels must give both matched and mismatched pairs (two people, one with 2+ items)")
+    rng = np.random.default_rng(seed)
+    other = rng.choice(np.flatnonzero(~same), size=min(same.sum(), (~same).sum()), replace=False)
+    keep = np.concatenate([np.flatnonzero(same), np.sort(other)])
+    return i[keep], j[keep], same[keep]
+
+
 def accuracy(distances, same, threshold: float) -> float:
     """Fraction of pairs classified right by same = [d <= threshold]."""
     distances, same = _check_pairs(distances, same)

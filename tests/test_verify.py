@@ -34,6 +34,16 @@ def test_all_pairs():
                                                                              (1, 2, False)]
 
 
+def test_balanced_pairs():
+    labels = np.repeat(np.arange(4), 3)
+    i, j, same = verify.balanced_pairs(labels, seed=1)
+    assert same.sum() == 4 * 3 and (~same).sum() == 12 and np.all(i < j)
+    assert np.array_equal(labels[i] == labels[j], same)
+    assert len(set(zip(i.tolist(), j.tolist(), strict=True))) == 24
+    with pytest.raises(ValueError, match="both matched and mismatched"):
+        verify.balanced_pairs(np.arange(5))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_best_threshold_reaches_the_brute_force_best_accuracy(seed):
     d, same = _toy(seed)
