@@ -1,0 +1,164 @@
+"""1:K identification at scale: query latency and recall@1 of facelib's index against exact search.
+
+For K = 10^3 ... 10^6 stored identities (one 128-d vector each) this measures, side by side in one
+run:
+
+* exact search (:class:`facelib.ann.NearestIndex` with no switch: NumPy over all K vectors), and
+* the index ``FaceDatabase`` uses (exact below ``ann.EXACT_BELOW`` vectors, FAISS IVF above),
+
+their build time, the memory the build adds (resident set size, which also counts FAISS's C++
+allocations that tracemalloc cannot see), the latency of one query at a time (median and 95th
+percentile), and recall@1: how often the index returns the same nearest vector as exact search.
+
+Two galleries:
+
+* ``synthetic``: random 128-d unit vectors; queries are noisy copies of enrolled vectors
+  (Gaussian noise of norm about ``--noise``; never the stored vectors themselves).
+* ``lfw``: real encodings (facelib's dlib ResNet) of the first image of every LFW person, padded
+  to K with distractors drawn from a Gaussian fitted to those encodings (their mean and
+  covariance); queries are the encodings of *other* images of enrolled people. Chips are
+  aligned from landmarks found in the centre box of LFW's deep-funneled images (the detector is
+  skipped: this benchmark is about search, not detection). The encodings are cached in
+  ``FACELIB_HOME/encodings/``.
+
+Usage: ``python benchmarks/identify_scale.py [--sizes 1000 10000 100000 1000000] [--queries 200]``
+Writes ``benchmarks/results/identify_scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facelib import ann, assets
+
+RESULTS = Path(__file__).resolve().parent / "results" / "identify_scale.json"
+DIM = 128
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.standard_normal((n, DIM), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def lfw_encodings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encodings of LFW: gallery (one per person), queries (second image of people with >= 2) and owners."""
+    from facelib import faces
+    from facelib.images import load_image
+
+    root = assets.locate("lfw") / "lfw_funneled"
+    weights = faces.converted_weights_path(assets.file("dlib_models", faces.RESNET_FILE))
+    cache = assets.home() / "encodings" / f"lfw_centrebox_{weights.name.split('.')[0]}.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as f:
+            return f["gallery"], f["queries"], f["owners"]
+    people = sorted(p.name for p in root.iterdir() if p.is_dir())
+    jobs = [(i, root / name / f"{name}_0001.jpg") for i, name in enumerate(people)]
+    jobs += [(i, root / name / f"{name}_0002.jpg") for i, name in enumerate(people)
+             if (root / name / f"{name}_0002.jpg").is_file()]
+    from tqdm import tqdm
+
+    chips = []
+    for _, path in tqdm(jobs, desc="LFW chips"):
+        image = load_image(path)
+        box = faces.center_box(image.shape)[None]
+        chips.append(faces.face_chips(image, faces.face_landmarks(image, box)[0]))
+    encodings = np.concatenate([faces.encode_chips(np.stack(chips[s : s + 256]))
+                                for s in tqdm(range(0, len(chips), 256), desc="LFW encodings")])
+    owners = np.array([i for i, _ in jobs[len(people):]])
+    gallery, queries = encodings[: len(people)], encodings[len(people):]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, gallery=gallery, queries=queries, owners=owners)
+    return gallery, queries, owners
+
+
+def latency(index: ann.NearestIndex, queries: np.ndarray) -> dict:
+    """Seconds for one query at a time (after one warm-up query)."""
+    index.search(queries[:1])
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        index.search(q)
+        times.append(time.perf_counter() - start)
+    times = np.array(times) * 1e3
+    return {"median_ms": round(float(np.median(times)), 3), "p95_ms": round(float(np.percentile(times, 95)), 3),
+            "mean_ms": round(float(times.mean()), 3)}
+
+
+def fit(index: ann.NearestIndex, gallery: np.ndarray) -> dict:
+    before = rss_mb()
+    start = time.perf_counter()
+    index.fit(gallery)
+    return {"build_s": round(time.perf_counter() - start, 3), "rss_added_mb": round(rss_mb() - before, 1)}
+
+
+def measure(gallery: np.ndarray, queries: np.ndarray, timed: int) -> dict:
+    """Exact search and facelib's index on one gallery; recall@1 of the index against exact."""
+    row = {"K": len(gallery), "queries": len(queries)}
+    exact = ann.NearestIndex(exact_below=len(gallery) + 1)
+    row["exact"] = fit(exact, gallery) | latency(exact, queries[: min(timed, 50)])
+    _, exact_ids = exact.search(queries)
+    del exact
+    index = ann.NearestIndex()
+    row["facelib"] = fit(index, gallery) | latency(index, queries[:timed])
+    _, ids = index.search(queries)
+    row["facelib"]["kind"] = "exact" if index.exact else "faiss-ivf"
+    row["facelib"]["recall_at_1"] = round(float(np.mean(ids[:, 0] == exact_ids[:, 0])), 4)
+    row["speedup"] = round(row["exact"]["median_ms"] / row["facelib"]["median_ms"], 1)
+    return row | {"_exact_ids": exact_ids[:, 0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10**3, 10**4, 10**5, 10**6])
+    parser.add_argument("--queries", type=int, default=500, help="queries for recall@1")
+    parser.add_argument("--timed", type=int, default=200, help="queries timed one at a time")
+    parser.add_argument("--noise", type=float, default=0.5, help="norm of the noise on synthetic queries")
+    parser.add_argument("--no-lfw", action="store_true", help="synthetic galleries only")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+               "exact_below": ann.EXACT_BELOW, "noise": args.noise, "synthetic": [], "lfw": []}
+
+    for k in args.sizes:
+        gallery = unit(rng, k)
+        rows = rng.choice(k, size=min(args.queries, k), replace=False)
+        noise = rng.standard_normal((len(rows), DIM)).astype(np.float32) * (args.noise / np.sqrt(DIM))
+        row = measure(gallery, gallery[rows] + noise, args.timed)
+        row["exact_finds_source"] = round(float(np.mean(row.pop("_exact_ids") == rows)), 4)
+        results["synthetic"].append(row)
+        print("synthetic", json.dumps(row), flush=True)
+        del gallery
+
+    if not args.no_lfw:
+        real, queries, owners = lfw_encodings()
+        pick = rng.choice(len(queries), size=min(args.queries, len(queries)), replace=False)
+        queries, owners = queries[pick], owners[pick]
+        mean, cov = real.mean(0), np.cov(real, rowvar=False)
+        for k in [len(real)] + [k for k in args.sizes if k > len(real)]:
+            fake = rng.multivariate_normal(mean, cov, size=k - len(real)).astype(np.float32)
+            row = measure(np.concatenate([real, fake]), queries, args.timed)
+            row["exact_rank1_identification"] = round(float(np.mean(row.pop("_exact_ids") == owners)), 4)
+            row["real_identities"] = len(real)
+            results["lfw"].append(row)
+            print("lfw", json.dumps(row), flush=True)
+
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
