@@ -1,0 +1,116 @@
+"""Seconds per style-transfer step: ``facelib.style.stylize`` against the eager TensorFlow-tutorial loop.
+
+Both sides compute the same cost J(G) = alpha J_content + beta J_style (+ no TV) on the same backbone,
+image size, layers and Adam settings; the eager side is written out here the way the TensorFlow
+tutorial "Neural style transfer" does it: a Python loop of ``tf.GradientTape`` steps, no ``tf.function``.
+Steps are timed after a warm-up, alternating the two sides in rounds so that a change in machine
+load hits both. VGG19 runs with random weights (``weights=None``): speed does not depend on them.
+
+Usage: ``python benchmarks/style_speed.py [--steps 20] [--rounds 3] [--sizes 256 400]``
+Writes ``benchmarks/results/style_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import facelib
+from facelib import assets, backbones, style
+
+RESULTS = Path(__file__).resolve().parent / "results" / "style_speed.json"
+
+
+def eager_steps(extractor, backbone, content, style_image, content_layer, style_weights, alpha, beta,
+                learning_rate, steps):
+    """The tutorial's way: targets once, then GradientTape steps in a Python loop (eager)."""
+    import keras
+    import tensorflow as tf
+
+    def gram(a):
+        return tf.linalg.einsum("bijc,bijd->bcd", a, a)
+
+    a_C = extractor(backbones.preprocess(content, backbone))[content_layer]
+    style_acts = extractor(backbones.preprocess(style_image, backbone))
+    grams_S = {n: gram(style_acts[n]) for n in style_weights}
+    image = tf.Variable(style.initial_image(content[0], "blend")[None])
+    opt = keras.optimizers.Adam(learning_rate=learning_rate, epsilon=1e-1)
+
+    def step():
+        with tf.GradientTape() as tape:
+            acts = extractor(backbones.preprocess(image, backbone))
+            n_H, n_W, n_C = a_C.shape[1:]
+            J_content = tf.reduce_sum(tf.square(acts[content_layer] - a_C)) / (4.0 * n_H * n_W * n_C)
+            J_style = 0.0
+            for name, weight in style_weights.items():
+                n_H, n_W, n_C = acts[name].shape[1:]
+                J_style += weight * tf.reduce_sum(tf.square(gram(acts[name]) - grams_S[name])) / (
+                    2.0 * n_H * n_W * n_C) ** 2
+            J = alpha * J_content + beta * J_style
+        opt.apply_gradients([(tape.gradient(J, image), image)])
+        image.assign(tf.clip_by_value(image, 0.0, 255.0))
+        return float(J)
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 400])
+    parser.add_argument("--backbones", nargs="+", default=list(backbones.BACKBONES))
+    args = parser.parse_args()
+    facelib.quiet_tensorflow()
+    import tensorflow as tf
+
+    content_path = assets.locate("nst_content") / "chelsea.png"
+    style_path = assets.locate("nst_style") / "van_gogh_starry_night.jpg"
+    rows = []
+    for backbone in args.backbones:
+        weights = "imagenet" if backbone == "squeezenet" else None
+        defaults = backbones.DEFAULT_LAYERS[backbone]
+        style_weights = style._layer_weights(defaults["style"])
+        extractor = backbones.feature_extractor(backbone, [*style_weights, defaults["content"]], weights)
+        for size in args.sizes:
+            content = style.resize(content_path, (size, size))[None]
+            style_image = style.resize(style_path, (size, size))[None]
+            common = dict(alpha=10.0, beta=0.5, learning_rate=4.0)
+            ours, eager = [], []
+            for _ in range(args.rounds):
+                result = style.stylize(content[0], style_image[0], size=(size, size), backbone=backbone,
+                                       extractor=extractor, steps=args.steps + 1, progress=False, **common)
+                seconds = result.history["seconds"]
+                ours.append((seconds[-1] - seconds[0]) / args.steps)  # first step excluded (warm-up)
+                eager.append(eager_steps(extractor, backbone, content, style_image, defaults["content"],
+                                         style_weights, steps=args.steps, **common))
+            row = {"backbone": backbone, "weights": weights or "random", "size": size, "steps": args.steps,
+                   "rounds": args.rounds, "stylize_s_per_step": float(np.median(ours)),
+                   "eager_s_per_step": float(np.median(eager))}
+            row["speedup"] = row["eager_s_per_step"] / row["stylize_s_per_step"]
+            print(f"{backbone:10s} {size:4d} px  stylize {row['stylize_s_per_step']:.4f} s/step  "
+                  f"eager {row['eager_s_per_step']:.4f} s/step  ratio {row['speedup']:.2f}x", flush=True)
+            rows.append(row)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
+                    "load_average_1min_at_end": os.getloadavg()[0]},
+        "protocol": "median over rounds of seconds per Adam step after one warm-up step; the two sides alternate "
+                    "in each round; content chelsea.png, style van_gogh_starry_night.jpg, square crops",
+        "rows": rows}, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Checkers for notebook 06 (the style-transfer costs).
+
+Each checker runs the learner's function on fixed random activations of several shapes
+(including a batch of two) and compares it with :mod:`facelib.style`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from facelib import style
+from facelib.checks._core import call, expect_close, passed
+
+_SHAPES = [(1, 4, 4, 3), (1, 3, 5, 8), (1, 6, 2, 16)]
+
+
+def _activations(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    # ReLU outputs, like the real layers: non-negative
+    return (np.maximum(rng.normal(size=shape), 0).astype(np.float32),
+            np.maximum(rng.normal(size=shape), 0).astype(np.float32))
+
+
+def check_compute_content_cost(fn: Callable) -> None:
+    """``fn(a_C, a_G)`` = 1 / (4 n_H n_W n_C) sum (a_C - a_G)^2 on activations (1, n_H, n_W, n_C)."""
+    for i, shape in enumerate(_SHAPES, 1):
+        a_C, a_G = _activations(shape, i)
+        expect_close(call(fn, a_C, a_G, name="compute_content_cost"), style.content_cost(a_C, a_G),
+                     f"case {i} (activations {shape})",
+                     "Square the differences, sum over every element, and divide by 4 n_H n_W n_C "
+                     "(read n_H, n_W, n_C from a_G's shape).")
+    passed("compute_content_cost", len(_SHAPES))
+
+
+def check_gram_matrix(fn: Callable) -> None:
+    """``fn(a)`` = G with G_kk' = sum_i sum_j a_ijk a_ijk', shape (m, n_C, n_C), for a (m, n_H, n_W, n_C)."""
+    shapes = [*_SHAPES, (2, 3, 3, 4)]
+    for i, shape in enumerate(shapes, 1):
+        a, _ = _activations(shape, 10 + i)
+        expect_close(call(fn, a, name="gram_matrix"), style.gram_matrix(a), f"case {i} (activations {shape})",
+                     "Unroll to shape (m, n_H*n_W, n_C), then multiply its transpose by it, so that "
+                     "channels (not positions) index the result. Keep the batch axis m; do not normalise.")
+    passed("gram_matrix", len(shapes))
+
+
+def check_compute_layer_style_cost(fn: Callable) -> None:
+    """``fn(a_S, a_G)`` = 1 / (2 n_H n_W n_C)^2 sum (G^(S) - G^(G))^2 for one layer."""
+    for i, shape in enumerate(_SHAPES, 1):
+        a_S, a_G = _activations(shape, 20 + i)
+        expect_close(call(fn, a_S, a_G, name="compute_layer_style_cost"), style.layer_style_cost(a_S, a_G),
+                     f"case {i} (activations {shape})",
+                     "Compare the two Gram matrices: square their differences, sum, and divide by "
+                     "(2 n_H n_W n_C) squared.")
+    passed("compute_layer_style_cost", len(_SHAPES))
+
+
+def check_compute_style_cost(fn: Callable) -> None:
+    """``fn(style_activations, generated_activations, style_layers)`` = sum_l lambda^[l] J_style^[l]."""
+    cases = [{"layer_a": 0.5, "layer_b": 0.5}, {"layer_a": 0.1, "layer_b": 0.2, "layer_c": 0.7},
+             {"layer_c": 1.0}]
+    acts_S, acts_G = {}, {}
+    for i, (name, shape) in enumerate(zip(("layer_a", "layer_b", "layer_c"), _SHAPES, strict=True), 1):
+        acts_S[name], acts_G[name] = _activations(shape, 30 + i)
+    for i, lambdas in enumerate(cases, 1):
+        expect_close(call(fn, acts_S, acts_G, lambdas, name="compute_style_cost"),
+                     style.style_cost(acts_S, acts_G, lambdas), f"case {i} (layers and lambdas {lambdas})",
+                     "Loop over style_layers only: add lambda^[l] times the layer's style cost for each.")
+    passed("compute_style_cost", len(cases))
+
+
+def check_total_cost(fn: Callable) -> None:
+    """``fn(J_content, J_style, alpha=10, beta=40)`` = alpha J_content + beta J_style."""
+    cases = [((3.0, 2.0), {}), ((1.5, 0.25), {"alpha": 1.0, "beta": 100.0}), ((0.5, 4.0), {"alpha": 7.0, "beta": 0.5})]
+    for i, (args, kwargs) in enumerate(cases, 1):
+        expected = style.total_cost(*args, **kwargs)
+        expect_close(call(fn, *args, name="total_cost", **kwargs), expected,
+                     f"case {i} (J_content, J_style = {args}, {kwargs or 'default alpha=10, beta=40'})",
+                     "alpha multiplies J_content and beta multiplies J_style; keep the defaults alpha=10, beta=40.")
+    passed("total_cost", len(cases))

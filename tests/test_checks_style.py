@@ -1,0 +1,168 @@
+"""The notebook-06 checkers pass the reference, and reject a stub and plausible mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from facelib import style
+from facelib.checks import CheckFailed
+from facelib.checks import style as checks
+
+
+def _stub(*args, **kwargs):
+    raise NotImplementedError()
+
+
+# --- reference implementations, written as a learner would -------------------------------------
+
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C)
+
+
+def gram_matrix(a):
+    m, n_H, n_W, n_C = a.shape
+    unrolled = tf.reshape(a, (m, n_H * n_W, n_C))
+    return tf.matmul(unrolled, unrolled, transpose_a=True)
+
+
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (2 * n_H * n_W * n_C) ** 2
+
+
+def compute_style_cost(style_activations, generated_activations, style_layers):
+    return sum(w * compute_layer_style_cost(style_activations[n], generated_activations[n])
+               for n, w in style_layers.items())
+
+
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    return alpha * J_content + beta * J_style
+
+
+# --- plausible mistakes --------------------------------------------------------------------------
+
+def content_lecture_half(a_C, a_G):
+    return 0.5 * tf.reduce_sum(tf.square(a_C - a_G))
+
+
+def content_mean(a_C, a_G):
+    return tf.reduce_mean(tf.square(a_C - a_G))
+
+
+def content_no_square(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.abs(a_C - a_G)) / (4 * n_H * n_W * n_C)
+
+
+def gram_without_transpose(a):  # reshapes straight to (m, n_C, n_H*n_W): mixes positions and channels
+    m, n_H, n_W, n_C = a.shape
+    unrolled = tf.reshape(a, (m, n_C, n_H * n_W))
+    return tf.matmul(unrolled, unrolled, transpose_b=True)
+
+
+def gram_over_positions(a):  # (m, n_H n_W, n_H n_W) instead of (m, n_C, n_C)
+    m, n_H, n_W, n_C = a.shape
+    unrolled = tf.reshape(a, (m, n_H * n_W, n_C))
+    return tf.matmul(unrolled, unrolled, transpose_b=True)
+
+
+def gram_normalised(a):
+    return gram_matrix(a) / (a.shape[1] * a.shape[2])
+
+
+def gram_drops_batch(a):
+    return gram_matrix(a)[0]
+
+
+def layer_cost_not_squared_norm(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (2 * n_H * n_W * n_C)
+
+
+def layer_cost_missing_two(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (n_H * n_W * n_C) ** 2
+
+
+def layer_cost_on_activations(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(a_S - a_G)) / (2 * n_H * n_W * n_C) ** 2
+
+
+def style_cost_ignores_lambda(style_activations, generated_activations, style_layers):
+    return sum(compute_layer_style_cost(style_activations[n], generated_activations[n]) for n in style_layers)
+
+
+def style_cost_every_layer(style_activations, generated_activations, style_layers):
+    weight = 1.0 / len(style_layers)
+    return sum(weight * compute_layer_style_cost(style_activations[n], generated_activations[n])
+               for n in style_activations)
+
+
+def style_cost_last_layer_only(style_activations, generated_activations, style_layers):
+    name, w = list(style_layers.items())[-1]
+    return w * compute_layer_style_cost(style_activations[name], generated_activations[name])
+
+
+def total_swapped(J_content, J_style, alpha=10, beta=40):
+    return beta * J_content + alpha * J_style
+
+
+def total_wrong_defaults(J_content, J_style, alpha=1, beta=1):
+    return alpha * J_content + beta * J_style
+
+
+def total_convex(J_content, J_style, alpha=10, beta=40):
+    return (alpha * J_content + beta * J_style) / (alpha + beta)
+
+
+CASES = {
+    "check_compute_content_cost": (compute_content_cost, [content_lecture_half, content_mean, content_no_square]),
+    "check_gram_matrix": (gram_matrix, [gram_without_transpose, gram_over_positions, gram_normalised,
+                                        gram_drops_batch]),
+    "check_compute_layer_style_cost": (compute_layer_style_cost, [layer_cost_not_squared_norm,
+                                                                  layer_cost_missing_two,
+                                                                  layer_cost_on_activations]),
+    "check_compute_style_cost": (compute_style_cost, [style_cost_ignores_lambda, style_cost_every_layer,
+                                                      style_cost_last_layer_only]),
+    "check_total_cost": (total_cost, [total_swapped, total_wrong_defaults, total_convex]),
+}
+
+
+@pytest.mark.parametrize("checker", CASES)
+def test_reference_passes(checker, capsys):
+    reference, _ = CASES[checker]
+    assert getattr(checks, checker)(reference) is None
+    assert capsys.readouterr().out.endswith("tests passed.\n")
+
+
+@pytest.mark.parametrize("checker", CASES)
+def test_facelib_functions_pass(checker):
+    facelib_version = {"check_compute_content_cost": style.content_cost, "check_gram_matrix": style.gram_matrix,
+                       "check_compute_layer_style_cost": style.layer_style_cost,
+                       "check_compute_style_cost": style.style_cost, "check_total_cost": style.total_cost}
+    getattr(checks, checker)(facelib_version[checker])
+
+
+@pytest.mark.parametrize("checker", CASES)
+def test_stub_fails_clearly(checker):
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        getattr(checks, checker)(_stub)
+
+
+@pytest.mark.parametrize("checker, wrong", [(c, w) for c, (_, ws) in CASES.items() for w in ws],
+                         ids=lambda v: getattr(v, "__name__", v))
+def test_plausible_mistakes_fail(checker, wrong):
+    with pytest.raises(CheckFailed, match="case"):
+        getattr(checks, checker)(wrong)
+
+
+def test_numpy_implementations_are_accepted():
+    def np_gram(a):
+        flat = np.asarray(a).reshape(a.shape[0], -1, a.shape[-1])
+        return np.einsum("mpk,mpl->mkl", flat, flat)
+
+    checks.check_gram_matrix(np_gram)
