@@ -23,6 +23,7 @@ The pipeline, as in dlib and the ``face_recognition`` library:
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cache
 from pathlib import Path
 
@@ -194,6 +195,37 @@ def _load_dlib_weights(model: keras.Model, net: dlibfmt.DlibNet) -> None:
     model.get_layer("fc").set_weights([net.layers[-1].weights["weights"]])
 
 
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _read_keras_weights(model: keras.Model, path: Path) -> bool:
+    """Fill ``model`` from a ``.weights.h5`` file it saved, reading the datasets directly.
+
+    Keras's own ``load_weights`` walks every attribute of every layer and takes longer than
+    converting the ``.dat`` file again; this reads the same file in the layout Keras writes
+    (``layers/<class_name>[_<k>]/vars/<i>``). Returns False, loading nothing, if the file
+    does not have that layout, so the caller can fall back to ``model.load_weights``.
+    """
+    import h5py
+
+    seen: dict[str, int] = {}
+    values = []
+    with h5py.File(path, "r") as handle:
+        for layer in model.layers:
+            base = _snake_case(type(layer).__name__)
+            seen[base] = seen.get(base, -1) + 1
+            key = f"layers/{base}" + (f"_{seen[base]}" if seen[base] else "") + "/vars"
+            for i, variable in enumerate(layer.weights):
+                dataset = handle.get(f"{key}/{i}")
+                if dataset is None or tuple(dataset.shape) != tuple(variable.shape):
+                    return False
+                values.append(dataset[()])
+    model.set_weights(values)
+    return True
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -226,7 +258,8 @@ def load_encoder(dat_path: str | Path) -> keras.Model:
     avg = net.input.params["avg"] if net is not None else (122.782, 117.001, 104.298)
     model = build_encoder(avg)
     if net is None:
-        model.load_weights(cached)
+        if not _read_keras_weights(model, cached):
+            model.load_weights(cached)
         return model
     _load_dlib_weights(model, net)
     cached.parent.mkdir(parents=True, exist_ok=True)
