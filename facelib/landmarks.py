@@ -54,14 +54,14 @@ def _int_stream(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
     floats, a vector is its length and then its items.
     """
     raw = np.frombuffer(data, dtype=np.uint8)
-    steps = (1 + (raw & 0x0F)).astype(np.uint8).tobytes()
+    steps = (1 + (raw & 0x0F)).astype(np.uint8).tobytes()  # an integer takes 1 + (header & 15) bytes
     starts, pos, end = [], 0, len(data)
     append = starts.append
     while pos < end:
         append(pos)
         pos += steps[pos]
-    reader = dlibfmt.Reader(b"", name)  # only for its error messages
     if pos != end:
+        reader = dlibfmt.Reader(data, name)
         reader.pos = starts[-1]
         raise reader.error("file ends inside an integer")
     offsets = np.asarray(starts, dtype=np.int64)
@@ -69,6 +69,7 @@ def _int_stream(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
     size = header & 0x0F
     bad = ((header & 0x70) != 0) | (size > 8)
     if bad.any():
+        reader = dlibfmt.Reader(data, name)
         reader.pos = int(offsets[np.argmax(bad)])
         raise reader.error(f"byte 0x{int(header[np.argmax(bad)]):02x} is not a dlib integer header")
     magnitude = np.zeros(len(offsets), dtype=np.uint64)
@@ -84,12 +85,12 @@ def _int_stream(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
 class _Cursor:
     """Walks the integer stream of one file, raising errors that name the file and offset."""
 
-    def __init__(self, values: np.ndarray, offsets: np.ndarray, name: str) -> None:
-        self.values, self.offsets, self.name, self.i = values, offsets, name, 0
+    def __init__(self, data: bytes, values: np.ndarray, offsets: np.ndarray, name: str) -> None:
+        self.data, self.values, self.offsets, self.name, self.i = data, values, offsets, name, 0
 
     def error(self, message: str) -> dlibfmt.DlibFormatError:
-        reader = dlibfmt.Reader(b"", self.name)
-        reader.pos = int(self.offsets[self.i]) if self.i < len(self.offsets) else int(self.offsets[-1:].sum())
+        reader = dlibfmt.Reader(self.data, self.name)
+        reader.pos = int(self.offsets[self.i]) if self.i < len(self.offsets) else len(self.data)
         return reader.error(message)
 
     def take(self, count: int, what: str) -> np.ndarray:
@@ -108,25 +109,16 @@ class _Cursor:
 
     def floats(self, count: int, what: str) -> np.ndarray:
         pairs = self.take(2 * count, what).reshape(count, 2)
-        values = np.ldexp(pairs[:, 0].astype(np.float64), np.clip(pairs[:, 1], -1100, 1100))
-        if not np.all(np.isfinite(values)) or np.any(np.abs(pairs[:, 1]) > 1100):
+        if np.any(np.abs(pairs[:, 1]) > 1100):
             raise self.error(f"non-finite value in {what}")
-        return values.astype(np.float32)
-
-    def matrix(self, count: int, what: str) -> np.ndarray:
-        rows, cols = (abs(int(v)) for v in self.take(2, what))
-        if rows * cols != count:
-            self.i -= 2
-            raise self.error(f"{what} has {rows}x{cols} values, expected {count}")
-        return self.floats(count, what)
+        return np.ldexp(pairs[:, 0].astype(np.float64), pairs[:, 1]).astype(np.float32)
 
 
 def _parse(path: Path) -> dict[str, np.ndarray]:
     """Read a dlib shape_predictor file into arrays (see :class:`ShapePredictor`)."""
-    values, offsets = _int_stream(path.read_bytes(), str(path))
-    if len(values) < 3:
-        raise dlibfmt.DlibFormatError(f"{path}: too short to be a dlib shape predictor; reinstall or re-download it.")
-    c = _Cursor(values, offsets, str(path))
+    data = path.read_bytes()
+    values, offsets = _int_stream(data, str(path))
+    c = _Cursor(data, values, offsets, str(path))
     c.int("shape_predictor version", 1, 1)
     rows, cols = (abs(int(v)) for v in c.take(2, "initial shape size"))
     if cols != 1 or rows % 2 or rows == 0:
@@ -134,27 +126,30 @@ def _parse(path: Path) -> dict[str, np.ndarray]:
     initial = c.floats(rows, "initial shape")
     n_cascades = c.int("number of cascades", 1, 1000)
     cascades = []
-    for _ in range(n_cascades):
+    for t in range(n_cascades):
         n_trees = c.int("number of trees", 1, 100_000)
-        splits, leaves = [], []
-        for _ in range(n_trees):
-            n_splits = c.int("number of splits", 0, 1 << 16)
-            block = c.take(4 * n_splits, "tree splits").reshape(n_splits, 4)
-            n_leaves = c.int("number of leaves", 1, 1 << 17)
-            if n_leaves != n_splits + 1 or n_leaves & (n_leaves - 1):
-                raise c.error(f"a tree with {n_splits} splits has {n_leaves} leaves; dlib's trees are complete")
-            thresh = np.ldexp(block[:, 2].astype(np.float64), np.clip(block[:, 3], -1100, 1100))
-            leaf_block = c.take(n_leaves * (2 + 2 * rows), "leaf values").reshape(n_leaves, 2 + 2 * rows)
-            if np.any(np.abs(leaf_block[:, 0]) != rows) or np.any(np.abs(leaf_block[:, 1]) != 1):
-                raise c.error("leaf values do not match the shape size")
-            leaf = np.ldexp(leaf_block[:, 2::2].astype(np.float64), np.clip(leaf_block[:, 3::2], -1100, 1100))
-            splits.append(np.column_stack([block[:, :2], thresh]))
-            leaves.append(leaf)
-        if len({len(s) for s in splits}) != 1:
-            raise c.error("trees of one cascade have different depths")
-        cascades.append((np.stack(splits), np.stack(leaves)))
-    if c.int("number of anchor lists", n_cascades, n_cascades) != n_cascades:
-        raise c.error("anchor lists do not match the cascades")
+        # dlib's trees are complete binary trees of one depth: each is [n, n splits (idx1, idx2,
+        # threshold), n + 1, n + 1 leaves (-rows, -1, rows floats)], all of the same length
+        n_splits = c.int("number of splits", 0, 1 << 16)
+        c.i -= 1
+        n_leaves = n_splits + 1
+        if n_leaves & (n_leaves - 1):
+            raise c.error(f"a tree with {n_splits} splits is not complete; dlib's trees are")
+        width = 2 + 4 * n_splits + n_leaves * (2 + 2 * rows)
+        start = c.i
+        block = c.take(n_trees * width, f"the trees of cascade {t}").reshape(n_trees, width)
+        split = block[:, 1:1 + 4 * n_splits].reshape(n_trees, n_splits, 4)
+        leaf = block[:, 2 + 4 * n_splits:].reshape(n_trees, n_leaves, 2 + 2 * rows)
+        if np.any(block[:, 0] != n_splits) or np.any(block[:, 1 + 4 * n_splits] != n_leaves) \
+                or np.any(np.abs(leaf[..., 0]) != rows) or np.any(np.abs(leaf[..., 1]) != 1):
+            c.i = start
+            raise c.error(f"cascade {t}: trees of different sizes or leaves that do not match the shape")
+        cascades.append((
+            split[..., :2],
+            np.ldexp(split[..., 2].astype(np.float64), np.clip(split[..., 3], -1100, 1100)),
+            np.ldexp(leaf[..., 2::2].astype(np.float64), np.clip(leaf[..., 3::2], -1100, 1100)),
+        ))
+    c.int("number of anchor lists", n_cascades, n_cascades)
     anchors = [c.take(c.int("number of feature pixels", 1, 1 << 20), "anchor indices") for _ in range(n_cascades)]
     c.int("number of delta lists", n_cascades, n_cascades)
     deltas = [c.floats(2 * c.int("number of feature pixels", 1, 1 << 20), "pixel offsets").reshape(-1, 2)
@@ -162,15 +157,14 @@ def _parse(path: Path) -> dict[str, np.ndarray]:
     if c.i != len(values):
         raise c.error(f"{len(values) - c.i} unexpected integers after the model")
     arrays = {"initial_shape": initial.reshape(-1, 2)}
-    for t, ((split, leaf), anchor, delta) in enumerate(zip(cascades, anchors, deltas, strict=True)):
+    for t, ((idx, thresh, leaf), anchor, delta) in enumerate(zip(cascades, anchors, deltas, strict=True)):
         if len(anchor) != len(delta) or np.any((anchor < 0) | (anchor >= rows // 2)):
             raise c.error(f"cascade {t}: anchor indices do not fit the shape")
-        idx = split[..., :2].astype(np.int64)
-        if np.any((idx < 0) | (idx >= len(anchor))) or not np.all(np.isfinite(split[..., 2])) \
+        if np.any((idx < 0) | (idx >= len(anchor))) or not np.all(np.isfinite(thresh)) \
                 or not np.all(np.isfinite(leaf)):
             raise c.error(f"cascade {t}: split features out of range or non-finite values")
-        arrays[f"split_pixels_{t}"] = idx
-        arrays[f"split_thresh_{t}"] = split[..., 2].astype(np.float32)
+        arrays[f"split_pixels_{t}"] = idx.astype(np.int64)
+        arrays[f"split_thresh_{t}"] = thresh.astype(np.float32)
         arrays[f"leaves_{t}"] = leaf.astype(np.float32)
         arrays[f"anchors_{t}"] = anchor.astype(np.int64)
         arrays[f"deltas_{t}"] = delta.astype(np.float32)
