@@ -236,6 +236,7 @@ def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
     """
     target = _get_layer(model, layer_name)
     producer = {id(layer.output): layer for layer in model.layers if not isinstance(layer.output, list)}
+    inputs = {id(tensor) for tensor in model.inputs}     # a Sequential model lists no InputLayer
     memo: dict[int, tuple] = {}
 
     def field_of(layer: keras.layers.Layer) -> tuple[tuple[int, int, int], ...]:
@@ -244,13 +245,16 @@ def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
         if isinstance(layer, keras.layers.InputLayer):
             result = ((1, 1, 0), (1, 1, 0))
         else:
-            inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+            tensors = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
             fields = []
-            for tensor in inputs:
-                if id(tensor) not in producer:
+            for tensor in tensors:
+                if id(tensor) in inputs:
+                    fields.append(((1, 1, 0), (1, 1, 0)))
+                elif id(tensor) in producer:
+                    fields.append(field_of(producer[id(tensor)]))
+                else:
                     raise ValueError(f"cannot trace the input of layer {layer.name!r} back to a layer of the "
                                      "model (nested models and shared layers are not supported).")
-                fields.append(field_of(producer[id(tensor)]))
             if isinstance(layer, _MERGING):
                 result = _union(layer, fields)
             elif len(fields) == 1:

@@ -148,6 +148,13 @@ def test_gradient_of_a_pretrained_unit_stays_inside_its_field(asset_dir, layer, 
     assert cols.min() - max(left, 0) <= 2 and min(right, 160) - 1 - cols.max() <= 2
 
 
+def test_receptive_field_of_a_sequential_model():
+    model = keras.Sequential([keras.Input((None, None, 1)), layers.Conv2D(1, 5, strides=2, name="a"),
+                              layers.AveragePooling2D(2, name="b"), layers.Conv2D(1, 3, name="c")])
+    # a: (5, 2, 0); b: (5 + 1*2, 4, 0) = (7, 4, 0); c: (7 + 2*4, 4, 0) = (15, 4, 0)
+    assert receptive_field(model, "c") == ReceptiveField((15, 15), (4, 4), (7.0, 7.0))
+
+
 def test_receptive_field_errors():
     model = _branchy_model()
     with pytest.raises(ValueError, match="'nope' is not a layer"):
