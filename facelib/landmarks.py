@@ -275,8 +275,7 @@ class ShapePredictor:
         if box.shape != (4,) or not np.all(np.isfinite(box)):
             raise ValueError(f"box must be 4 finite numbers (left, top, right, bottom), got {box!r}")
         pixels = load_image(image, mode="RGB")
-        grey = pixels.astype(np.uint16).sum(axis=2) // 3  # dlib's rgb -> grey: floor((R+G+B)/3)
-        height, width = grey.shape
+        height, width = pixels.shape[:2]
         left, top, right, bottom = box
         size = np.array([right - left, bottom - top])  # unit box -> image: (left, top) + p * size
         origin = np.array([left, top])
@@ -288,7 +287,8 @@ class ShapePredictor:
             xy = np.floor(origin + points.astype(np.float64) * size + 0.5).astype(np.int64)
             inside = (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
             features = np.zeros(len(xy), dtype=np.float32)
-            features[inside] = grey[xy[inside, 1], xy[inside, 0]]
+            rgb = pixels[xy[inside, 1], xy[inside, 0]].astype(np.int32)
+            features[inside] = rgb.sum(axis=1) // 3  # dlib's rgb -> grey: floor((R + G + B) / 3)
             shape = self._run_trees(cascade, features, shape)
         return origin + shape.astype(np.float64) * size
 
