@@ -52,9 +52,11 @@ def random_triplets(labels, rng: np.random.Generator) -> np.ndarray:
     """
     labels = _labels(labels)
     pos, neg = _masks(labels)
-    rows = [(a, rng.choice(np.flatnonzero(pos[a])), rng.choice(np.flatnonzero(neg[a])))
-            for a in range(labels.size) if pos[a].any() and neg[a].any()]
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+    anchors = np.flatnonzero(pos.any(axis=1) & neg.any(axis=1))
+    # the largest of independent uniform scores, restricted to a mask, is a uniform draw from it
+    p = np.argmax(np.where(pos[anchors], rng.random(pos[anchors].shape), -1.0), axis=1)
+    n = np.argmax(np.where(neg[anchors], rng.random(neg[anchors].shape), -1.0), axis=1)
+    return np.stack([anchors, p, n], axis=1).astype(np.int64)
 
 
 def batch_hard_triplets(labels, embeddings) -> np.ndarray:

@@ -102,6 +102,7 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
         raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     rng = np.random.default_rng(seed)
     optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(encoder.trainable_variables)  # its slots exist before the step is traced
 
     def loss_of(batch_labels, encodings, triplets):
         if strategy == "random":
