@@ -83,6 +83,14 @@ def test_group_photos_match_dlib(asset_dir, name, upsample):
         assert count == 3
 
 
+def test_threshold_trades_misses_for_false_alarms():
+    image = skimage.data.astronaut()
+    boxes, scores = detector.detect(image, upsample=0, threshold=0.0)
+    more_boxes, more_scores = detector.detect(image, upsample=0, threshold=-0.8)
+    assert len(more_boxes) >= len(boxes) and np.all(more_scores > -0.8)
+    assert len(detector.detect(image, upsample=0, threshold=float(scores[0]))[0]) == 0  # strictly above
+
+
 # -- the pieces that make the boxes agree ----------------------------------------------------------
 def test_pyramid_up_is_dlibs_bilinear_resize():
     rng = np.random.default_rng(0)
