@@ -234,6 +234,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_AVG_ATTRIBUTE = "dlib_input_avg_rgb"
+
+
 def converted_weights_path(dat_path: str | Path) -> Path:
     """Where the converted Keras weights of a ``.dat`` file are cached (keyed by its SHA-256)."""
     return assets.home() / "converted" / f"dlib_face_resnet_{_sha256(Path(dat_path))[:16]}.weights.h5"
@@ -243,28 +246,34 @@ def load_encoder(dat_path: str | Path) -> keras.Model:
     """Build the encoder and load the weights of the dlib model file ``dat_path``.
 
     The first call converts the ``.dat`` file and saves the weights as ``.weights.h5``
-    under ``assets.home()/converted/``; later calls load that file.
+    under ``assets.home()/converted/`` (with dlib's channel means as a file attribute);
+    later calls load that file.
 
     Raises
     ------
     facelib.dlibfmt.DlibFormatError
         If the file is corrupt or is not dlib's face ResNet (the message names the file).
     """
+    import h5py
+
     dat_path = Path(dat_path)
     cached = converted_weights_path(dat_path)
-    net = None
-    if not cached.is_file():
-        net = dlibfmt.read_dnn(dat_path)
-    avg = net.input.params["avg"] if net is not None else (122.782, 117.001, 104.298)
-    model = build_encoder(avg)
-    if net is None:
-        if not _read_keras_weights(model, cached):
-            model.load_weights(cached)
-        return model
+    if cached.is_file():
+        with h5py.File(cached, "r") as handle:
+            avg = handle.attrs.get(_AVG_ATTRIBUTE)
+        if avg is not None:
+            model = build_encoder(tuple(float(v) for v in avg))
+            if not _read_keras_weights(model, cached):
+                model.load_weights(cached)
+            return model
+    net = dlibfmt.read_dnn(dat_path)
+    model = build_encoder(net.input.params["avg"])
     _load_dlib_weights(model, net)
     cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_name(cached.name.replace(".weights.h5", ".partial.weights.h5"))
     model.save_weights(partial)
+    with h5py.File(partial, "a") as handle:  # the channel means are constants, not weights
+        handle.attrs[_AVG_ATTRIBUTE] = np.asarray(net.input.params["avg"], np.float64)
     partial.replace(cached)
     return model
 
@@ -603,7 +612,9 @@ def align_faces(images, upsample: int = 1, padding: float = 0.25) -> tuple[np.nd
         box = _central_face(detect_faces(image, upsample)[0], image.shape)
         detected.append(box is not None)
         box = center_box(image.shape) if box is None else box
-        chips.append(face_chips(image, face_landmarks(image, box[None])[0], padding=padding))
+        # dlib keeps landmarks as whole pixels (full_object_detection); round the same way
+        points = np.floor(face_landmarks(image, box[None])[0] + 0.5)
+        chips.append(face_chips(image, points, padding=padding))
     if not chips:
         return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8), np.zeros(0, bool)
     return np.stack(chips), np.array(detected)
