@@ -604,8 +604,8 @@ def align_faces(images, upsample: int = 1, padding: float = 0.25) -> tuple[np.nd
     """
     from facelib.images import load_image
 
-    if isinstance(images, str | Path | np.ndarray) and np.ndim(images) in (0, 3):
-        images = [images]
+    if isinstance(images, str | Path) or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
+        images = [images]  # one photo, not a sequence of them
     chips, detected = [], []
     for source in images:
         image = load_image(source)
@@ -624,12 +624,30 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     """128-d descriptors :math:`f(x)`, one per image (the face nearest its centre).
 
     Detect, find landmarks, align (:func:`align_faces`) and encode (:func:`encode_chips`).
-    With ``jitter=n > 0`` the descriptor is the mean over ``n`` jittered chips
-    (test-time augmentation, as dlib's ``num_jitters``).
+
+    Parameters
+    ----------
+    images : sequence of images or paths, or one image
+        Photos (anything :func:`facelib.images.load_image` reads).
+    jitter : int
+        0: encode each chip as it is. ``n > 0``: the descriptor is the mean over ``n``
+        random jitters of the chip (:func:`jitter_chip`; test-time augmentation, as
+        dlib's ``num_jitters``).
+    upsample : int
+        Detector upsampling steps.
+    seed : int or None
+        Seed of the jitter's random generator.
 
     Returns
     -------
     np.ndarray, shape (N, 128), float32
+
+    Examples
+    --------
+    >>> import skimage.data
+    >>> f = encode_faces([skimage.data.astronaut()])
+    >>> f.shape, bool(0.5 < np.linalg.norm(f) < 2)
+    ((1, 128), True)
     """
     if isinstance(jitter, bool) or not isinstance(jitter, int | np.integer) or jitter < 0:
         raise ValueError(f"jitter must be an integer >= 0, got {jitter!r}")
