@@ -259,8 +259,9 @@ def _tiled_pyramid(image: np.ndarray, avg: np.ndarray, padding: int, outer: int)
 
 # -- boxes -------------------------------------------------------------------------------------
 def _round(values: np.ndarray) -> np.ndarray:
-    """dlib's drectangle -> rectangle conversion: floor(x + 0.5)."""
-    return np.floor(np.asarray(values, dtype=np.float64) + 0.5)
+    """dlib's drectangle -> rectangle conversion: to the nearest integer, halves away from 0."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.sign(values) * np.floor(np.abs(values) + 0.5)
 
 
 def _nearest_level(rects: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -412,7 +413,7 @@ class FaceDetector:
         centres = np.stack([o.scale * cols + o.offset, o.scale * rows + o.offset], axis=1).astype(np.float64)
         half = (np.array(o.window, dtype=np.float64) - 1) / 2
         level_rects = np.asarray(rects, dtype=np.float64)
-        levels = _nearest_level(level_rects, _round(centres))
+        levels = _nearest_level(level_rects, np.floor(centres + 0.5))  # dlib's dpoint -> point
         origin = level_rects[levels, :2]
         corners = np.concatenate([centres - half - origin, centres + half - origin], axis=1)
         for step in range(int(levels.max()) + 1):  # point_up of pyramid_down<6>: p * 6/5 + 0.3

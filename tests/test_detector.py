@@ -135,6 +135,12 @@ def test_overlap_rule_uses_the_hull_not_the_union():
     assert not detector._overlaps(kept, np.array([10.0, 10, 19, 19]), 0.0, 1.0)  # touching corners only
 
 
+def test_box_rounding_is_dlibs():
+    values = np.array([-4.5, -3.5, -0.5, 0.5, 2.5, -2.5001, -4.4999, 7.49])
+    theirs = [dlib.rectangle(dlib.drectangle(v, v, 20, 20)).left() for v in values]  # halves away from 0
+    np.testing.assert_array_equal(detector._round(values), theirs)
+
+
 def test_keras_model_is_plain_convolutions():
     model = detector._default_detector().model
     convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
