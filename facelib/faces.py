@@ -632,7 +632,7 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     jitter : int
         0: encode each chip as it is. ``n > 0``: the descriptor is the mean over ``n``
         random jitters of the chip (:func:`jitter_chip`; test-time augmentation, as
-        dlib's ``num_jitters``).
+        dlib's ``num_jitters``, except that dlib does not jitter at all for 1).
     upsample : int
         Detector upsampling steps.
     seed : int or None
