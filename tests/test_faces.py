@@ -34,7 +34,8 @@ def _dlib_faces(models: Path, photos: tuple[Path, ...]):
     cases = []
     for path in photos:
         image = load_image(path)
-        boxes = list(detector(image, 1)) or [dlib.rectangle(*faces.center_box(image.shape).astype(int))]
+        upsample = 1 if max(image.shape) < 1000 else 0  # the group photos' faces are large
+        boxes = list(detector(image, upsample)) or [dlib.rectangle(*faces.center_box(image.shape).astype(int))]
         for box in boxes[:3]:
             shape = predictor(image, box)
             points = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
