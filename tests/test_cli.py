@@ -72,3 +72,21 @@ def test_subprocess_exit_codes(lfw, tmp_path):
     usage = subprocess.run([sys.executable, "-m", "facelib", "verify", str(bad), str(bad)],
                            capture_output=True, text=True, env=env, timeout=300)
     assert usage.returncode == 2 and "not an image" in usage.stderr
+
+
+def test_stylize_writes_the_image(asset_dir, tmp_path, capsys):
+    from PIL import Image
+
+    content, style = asset_dir("nst_content") / "chelsea.png", asset_dir("nst_style") / "monet_sainte_adresse.jpg"
+    out = tmp_path / "out.png"
+    assert main(["stylize", str(content), str(style), "-o", str(out), "--size", "64", "--steps", "3"]) == 0
+    assert Image.open(out).size == (64, 43)  # chelsea is 451 x 300: longer side 64
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_assets_list_and_verify(asset_dir, capsys):
+    asset_dir("group_photos")
+    assert main(["assets", "list"]) == 0
+    assert "lfw" in capsys.readouterr().out
+    assert main(["assets", "verify", "group_photos"]) == 0
+    assert "group_photos   OK" in capsys.readouterr().out
