@@ -10,7 +10,7 @@ their build time, the memory the build adds (resident set size, which also count
 allocations that tracemalloc cannot see), the latency of one query at a time (median and 95th
 percentile), and recall@1: how often the index returns the same nearest vector as exact search.
 
-Two galleries:
+Three parts (``--parts``), written into one results file:
 
 * ``synthetic``: random 128-d unit vectors; queries are noisy copies of enrolled vectors
   (Gaussian noise of norm about ``--noise``; never the stored vectors themselves).
@@ -20,8 +20,11 @@ Two galleries:
   aligned from landmarks found in the centre box of LFW's deep-funneled images (the detector is
   skipped: this benchmark is about search, not detection). The encodings are cached in
   ``FACELIB_HOME/encodings/``.
+* ``database``: the whole ``FaceDatabase.identify`` (validation, index, names) at the largest
+  size, synthetic, one person per vector enrolled one by one: enrollment time, the first query
+  (which builds the index), then single-query latency and recall@1 against exact search.
 
-Usage: ``python benchmarks/identify_scale.py [--sizes 1000 10000 100000 1000000] [--queries 200]``
+Usage: ``python benchmarks/identify_scale.py [--sizes 1000 10000 100000 1000000] [--parts ...]``
 Writes ``benchmarks/results/identify_scale.json``.
 """
 
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from facelib import ann, assets
+from facelib.database import FaceDatabase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "identify_scale.json"
 DIM = 128
@@ -120,19 +124,50 @@ def measure(gallery: np.ndarray, queries: np.ndarray, timed: int) -> dict:
     return row | {"_exact_ids": exact_ids[:, 0]}
 
 
+def measure_database(k: int, n_queries: int, timed: int, noise_norm: float, rng: np.random.Generator) -> dict:
+    """FaceDatabase end to end: enroll k people, identify noisy copies one at a time."""
+    gallery = unit(rng, k)
+    rows = rng.choice(k, size=min(n_queries, k), replace=False)
+    queries = gallery[rows] + rng.standard_normal((len(rows), DIM)).astype(np.float32) * (noise_norm / np.sqrt(DIM))
+    db, before = FaceDatabase(), rss_mb()
+    start = time.perf_counter()
+    for i, vector in enumerate(gallery):
+        db.enroll(f"id{i}", vector)
+    row = {"K": k, "queries": len(rows), "enroll_s": round(time.perf_counter() - start, 3)}
+    start = time.perf_counter()
+    db.identify(queries[0])
+    row["first_query_s"] = round(time.perf_counter() - start, 3)  # builds the index
+    row["rss_added_mb"] = round(rss_mb() - before, 1)
+    times = []
+    for q in queries[:timed]:
+        start = time.perf_counter()
+        db.identify(q)
+        times.append(time.perf_counter() - start)
+    times = np.array(times) * 1e3
+    row |= {"median_ms": round(float(np.median(times)), 3), "p95_ms": round(float(np.percentile(times, 95)), 3),
+            "mean_ms": round(float(times.mean()), 3)}
+    names = [m.name for m in db.identify(queries, threshold=2.0)]
+    _, exact_ids = ann.NearestIndex(exact_below=k + 1).fit(gallery).search(queries)
+    row["recall_at_1"] = round(float(np.mean([n == f"id{i}" for n, i in zip(names, exact_ids[:, 0], strict=True)])), 4)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10**3, 10**4, 10**5, 10**6])
     parser.add_argument("--queries", type=int, default=500, help="queries for recall@1")
     parser.add_argument("--timed", type=int, default=200, help="queries timed one at a time")
     parser.add_argument("--noise", type=float, default=0.5, help="norm of the noise on synthetic queries")
-    parser.add_argument("--no-lfw", action="store_true", help="synthetic galleries only")
+    parser.add_argument("--parts", nargs="+", choices=("synthetic", "lfw", "database"),
+                        default=["synthetic", "lfw", "database"], help="what to measure (others kept from the file)")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    results = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-               "exact_below": ann.EXACT_BELOW, "noise": args.noise, "synthetic": [], "lfw": []}
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    results |= {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+                "exact_below": ann.EXACT_BELOW, "noise": args.noise}
+    results |= {part: [] for part in args.parts}
 
-    for k in args.sizes:
+    for k in args.sizes if "synthetic" in args.parts else []:
         gallery = unit(rng, k)
         rows = rng.choice(k, size=min(args.queries, k), replace=False)
         noise = rng.standard_normal((len(rows), DIM)).astype(np.float32) * (args.noise / np.sqrt(DIM))
@@ -142,7 +177,7 @@ def main() -> None:
         print("synthetic", json.dumps(row), flush=True)
         del gallery
 
-    if not args.no_lfw:
+    if "lfw" in args.parts:
         real, queries, owners = lfw_encodings()
         pick = rng.choice(len(queries), size=min(args.queries, len(queries)), replace=False)
         queries, owners = queries[pick], owners[pick]
@@ -154,6 +189,11 @@ def main() -> None:
             row["real_identities"] = len(real)
             results["lfw"].append(row)
             print("lfw", json.dumps(row), flush=True)
+
+    if "database" in args.parts:
+        row = measure_database(max(args.sizes), args.queries, args.timed, args.noise, rng)
+        results["database"].append(row)
+        print("database", json.dumps(row), flush=True)
 
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
