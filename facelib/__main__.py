@@ -55,8 +55,8 @@ def _faces(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
     boxes, _ = faces.detect_faces(image, upsample=upsample)
     if len(boxes) == 0:
         return boxes.reshape(0, 4), np.zeros((0, faces.EMBEDDING_SIZE), np.float32)
-    chips = faces.face_chips(image, faces.face_landmarks(image, boxes))
-    return boxes, faces.encode_chips(chips)
+    points = np.floor(faces.face_landmarks(image, boxes) + 0.5)  # whole pixels, as dlib and align_faces
+    return boxes, faces.encode_chips(faces.face_chips(image, points))
 
 
 def _one_face(image: np.ndarray, path: str, upsample: int) -> np.ndarray:
