@@ -120,7 +120,8 @@ def _enroll(args) -> int:
                  for image, path in _progress(list(zip(images, args.images, strict=True)), "enroll")]
     db.enroll(name, np.stack(encodings))
     db.save(args.database)
-    print(f"enrolled {name!r} with {len(encodings)} face(s); {args.database} holds {len(db)} people")
+    print(f"enrolled {name!r} with {len(encodings)} face(s); {args.database} holds {len(db)} "
+          f"{'person' if len(db) == 1 else 'people'}")
     return 0
 
 
