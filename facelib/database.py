@@ -5,6 +5,9 @@ person of the nearest one, if it is close enough:
 
     k* = argmin_k ||q - e_k||_2,   answer = name(k*) if ||q - e_k*||_2 <= tau else None ("not recognized").
 
+The search is exact below ``exact_below`` stored encodings; above, a FAISS index finds k*
+approximately (:mod:`facelib.ann`, built on the first query after a change).
+
 Files are ``.npz`` archives of plain arrays (no pickle, read with ``allow_pickle=False``):
 ``format_version``, ``names`` (one per person), ``encodings`` (m, d) float32 and ``owners``
 (m,) (the person of each encoding). Saving is atomic: the archive is written to a temporary
@@ -17,10 +20,13 @@ from __future__ import annotations
 import os
 import tempfile
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from facelib.ann import EXACT_BELOW, NearestIndex
 
 FORMAT_VERSION = 1
 MAX_NAME_LENGTH = 100
@@ -77,6 +83,9 @@ class FaceDatabase:
     dim : int, optional
         Length of the encodings (128 for the course's encoder). Fixed by the first
         enrollment when not given.
+    exact_below : int
+        Stored-encoding count from which identification uses an approximate FAISS index
+        instead of exact search (:class:`facelib.ann.NearestIndex`).
 
     Examples
     --------
@@ -87,11 +96,15 @@ class FaceDatabase:
     [Match(name='ada', distance=0.5), Match(name=None, distance=4.0)]
     """
 
-    def __init__(self, dim: int | None = None):
+    def __init__(self, dim: int | None = None, exact_below: int = EXACT_BELOW):
         if dim is not None and (not isinstance(dim, (int, np.integer)) or dim < 1):
             raise DatabaseError(f"dim must be a positive integer or None, got {dim!r}")
+        if isinstance(exact_below, bool) or not isinstance(exact_below, (int, np.integer)) or exact_below < 0:
+            raise DatabaseError(f"exact_below must be an integer >= 0, got {exact_below!r}")
         self.dim = None if dim is None else int(dim)
+        self.exact_below = int(exact_below)
         self._people: dict[str, np.ndarray] = {}
+        self._index: tuple[NearestIndex, np.ndarray, list[str]] | None = None  # built by identify, dropped on change
 
     def __len__(self) -> int:
         return len(self._people)
@@ -133,12 +146,14 @@ class FaceDatabase:
         array = _check_encodings(encodings, self.dim)
         self.dim = array.shape[1]
         self._people[name] = array
+        self._index = None
 
     def remove(self, name: str) -> None:
         """Forget a person."""
         if name not in self._people:
             raise KeyError(f"{name!r} is not enrolled; enrolled: {self.names[:10]}")
         del self._people[name]
+        self._index = None
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
         owners = np.concatenate([np.full(len(e), i) for i, e in enumerate(self._people.values())])
@@ -164,14 +179,14 @@ class FaceDatabase:
             raise DatabaseError("the database is empty: enroll at least one person before identifying")
         if not np.isfinite(threshold) or threshold < 0:
             raise DatabaseError(f"threshold must be a finite number >= 0, got {threshold!r}")
-        queries = _check_encodings(encodings, self.dim, "query encodings").astype(np.float64)
-        stored, owners = self._stacked()
-        d = np.sqrt(np.maximum(np.sum(queries**2, 1)[:, None] - 2 * queries @ stored.T.astype(np.float64)
-                               + np.sum(stored.astype(np.float64) ** 2, 1)[None, :], 0.0))
-        nearest = np.argmin(d, axis=1)
-        names = self.names
-        return [Match(names[owners[k]] if d[q, k] <= threshold else None, float(d[q, k]))
-                for q, k in enumerate(nearest)]
+        queries = _check_encodings(encodings, self.dim, "query encodings")
+        if self._index is None:
+            stored, owners = self._stacked()
+            self._index = NearestIndex(exact_below=self.exact_below).fit(stored), owners, self.names
+        index, owners, names = self._index
+        distances, nearest = index.search(queries)
+        return [Match(names[owners[k]] if d <= threshold else None, float(d))
+                for d, k in zip(distances[:, 0], nearest[:, 0], strict=True)]
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the database to ``path`` (a ``.npz`` file) atomically; returns the path.
@@ -212,11 +227,15 @@ class FaceDatabase:
                 arrays = {k: archive[k] for k in archive.files}
         except ValueError as error:
             raise DatabaseError(f"{path} holds pickled objects or is not a FaceDatabase file ({error})") from error
-        except OSError as error:
-            raise DatabaseError(f"{path} is not a readable .npz file ({error}); it may be truncated") from error
+        except (OSError, EOFError, zipfile.BadZipFile) as error:
+            raise DatabaseError(f"{path} is not a readable .npz file ({error}); it may be truncated or "
+                                "damaged: restore a backup or enroll the people again") from error
         if missing := _KEYS - set(arrays):
             raise DatabaseError(f"{path} is not a FaceDatabase file: missing {sorted(missing)}")
-        version = int(arrays["format_version"])
+        version = arrays["format_version"]
+        if version.shape != () or not np.issubdtype(version.dtype, np.integer):
+            raise DatabaseError(f"{path} is damaged: format_version must be one integer, got {version!r}")
+        version = int(version)
         if version > FORMAT_VERSION:
             raise DatabaseError(f"{path} uses database format {version}, but this facelib reads formats up to "
                                 f"{FORMAT_VERSION}: upgrade facelib to read it")
@@ -224,7 +243,11 @@ class FaceDatabase:
         if encodings.ndim != 2 or owners.shape != (encodings.shape[0],) or names.ndim != 1:
             raise DatabaseError(f"{path} is damaged: inconsistent shapes {names.shape}, {encodings.shape}, "
                                 f"{owners.shape}")
+        if not np.issubdtype(owners.dtype, np.integer) or np.any((owners < 0) | (owners >= len(names))):
+            raise DatabaseError(f"{path} is damaged: owners must be integers in [0, {len(names)})")
         db = cls(dim=encodings.shape[1] or None)
+        order = np.argsort(owners, kind="stable")
+        bounds = np.searchsorted(owners[order], np.arange(len(names) + 1))
         for i, name in enumerate(names.tolist()):
-            db.enroll(name, encodings[owners == i])
+            db.enroll(name, encodings[order[bounds[i] : bounds[i + 1]]])
         return db

@@ -81,3 +81,20 @@ def test_bad_arguments_and_queries():
         index.search([0.0, 1.0, 0.0], k=4)
     with pytest.raises(ValueError, match="infinite"):
         index.search([0.0, np.inf, 0.0])
+
+
+def test_face_database_switches_to_the_index_above_its_size():
+    from facelib.database import FaceDatabase
+
+    rng = np.random.default_rng(3)
+    stored = _unit(rng, 3000, 128)
+    exact, approx = FaceDatabase(), FaceDatabase(exact_below=1000)
+    for i, vector in enumerate(stored):
+        exact.enroll(f"p{i}", vector)
+        approx.enroll(f"p{i}", vector)
+    queries = stored[:100] + rng.normal(scale=0.3 / np.sqrt(128), size=(100, 128))
+    want, got = exact.identify(queries, threshold=0.5), approx.identify(queries, threshold=0.5)
+    assert approx._index[0].exact is False and exact._index[0].exact is True
+    assert [m.name for m in got] == [m.name for m in want] == [f"p{i}" for i in range(100)]
+    approx.remove("p0")  # a change drops the index; the next query rebuilds it without p0
+    assert approx.identify(queries[0], threshold=0.5)[0].name is None

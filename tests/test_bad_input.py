@@ -40,6 +40,8 @@ db_pickled_objects             DatabaseError "pickled"; nothing is unpickled
 db_edited_bad_name             DatabaseError "path separators"
 db_edited_nan                  DatabaseError "NaN"
 db_edited_shapes               DatabaseError "damaged"
+db_edited_owner_out_of_range   DatabaseError "damaged: owners" (no encoding silently dropped)
+db_edited_version_text         DatabaseError "damaged: format_version"
 person names (``facelib enroll``; the database file stays byte for byte the same)
 duplicate_name                 exit 2 "already enrolled"
 name_with_slash                exit 2 "path separators"
@@ -279,6 +281,9 @@ def _truncated_db(path):
     pytest.param(lambda p: _write_npz(p, encodings=np.full((1, 128), np.nan, np.float32)), "NaN",
                  id="db_edited_nan"),
     pytest.param(lambda p: _write_npz(p, owners=np.zeros(3, np.int64)), "damaged", id="db_edited_shapes"),
+    pytest.param(lambda p: _write_npz(p, owners=np.array([7])), "damaged: owners", id="db_edited_owner_out_of_range"),
+    pytest.param(lambda p: _write_npz(p, format_version=np.array("two")), "damaged: format_version",
+                 id="db_edited_version_text"),
 ])
 def test_bad_database_files(tmp_path, make, message):
     path = tmp_path / "people.npz"
