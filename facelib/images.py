@@ -16,6 +16,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 _MODES = ("RGB", "L")
+# Formats Pillow decodes by itself; EPS/PS (which would run Ghostscript) and other exotic ones are refused.
+FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "TIFF", "WEBP")
 
 
 class ImageError(ValueError):
@@ -36,7 +38,7 @@ def _to_8bit(img: Image.Image) -> Image.Image:
 
 def _open(source, label: str) -> Image.Image:
     try:
-        with Image.open(source) as img:
+        with Image.open(source, formats=FORMATS) as img:
             img = ImageOps.exif_transpose(img)
             img.load()
             return img
@@ -45,7 +47,7 @@ def _open(source, label: str) -> Image.Image:
                          f"{Image.MAX_IMAGE_PIXELS:,} pixels, or raise PIL.Image.MAX_IMAGE_PIXELS "
                          "if you trust the file.") from error
     except UnidentifiedImageError as error:
-        raise ImageError(f"{label} is not an image Pillow can read (JPEG, PNG, PGM, BMP, ...). "
+        raise ImageError(f"{label} is not an image in a supported format ({', '.join(FORMATS)}). "
                          "Check that the path points to a picture.") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{label} could not be decoded ({error}); the file may be truncated or "

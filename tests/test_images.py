@@ -104,3 +104,10 @@ def test_wrong_source_type_and_mode():
         load_image(42)
     with pytest.raises(ValueError, match="mode"):
         load_image(RGB, mode="CMYK")
+
+
+def test_postscript_is_refused_without_running_anything(tmp_path):
+    path = tmp_path / "evil.eps"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(ImageError, match="supported format"):
+        load_image(path)
