@@ -157,8 +157,21 @@ def _how_to_supply(asset: Asset, looked: list[str]) -> str:
     )
 
 
+_located: dict[tuple, Path] = {}
+
+
+def forget() -> None:
+    """Forget where assets were found (after adding, removing or editing their files)."""
+    _located.clear()
+    _verified.cache_clear()
+
+
 def locate(name: str, download: bool = False) -> Path:
     """Folder holding a complete copy of asset ``name``.
+
+    The first call per process checks the candidate folders (every file present, total size
+    right: ~0.2 s for LFW's 13k files); later calls with the same candidates reuse the answer.
+    Each file is still hashed by :func:`file` before use; :func:`forget` clears the memory.
 
     Parameters
     ----------
@@ -173,10 +186,15 @@ def locate(name: str, download: bool = False) -> Path:
         Naming every place looked in and how to supply the files.
     """
     asset = get(name)
+    candidates = _candidates(asset)
+    key = (name, *(folder for _, folder in candidates))
+    if key in _located:
+        return _located[key]
     looked = []
-    for label, folder in _candidates(asset):
+    for label, folder in candidates:
         problem = _cheap_problem(asset, folder)
         if problem is None:
+            _located[key] = folder
             return folder
         looked.append(f"{label}: {folder} ({problem})")
     if download and asset.downloads:

@@ -39,8 +39,10 @@ def toy(tmp_path, monkeypatch):
     monkeypatch.setenv("FACELIB_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("FACELIB_HOME", str(tmp_path / "home"))
     assets.manifest.cache_clear()
+    assets.forget()
     yield tmp_path
     assets.manifest.cache_clear()
+    assets.forget()
 
 
 def test_real_manifest_registers_the_course_assets():
@@ -55,6 +57,8 @@ def test_mirror_is_preferred_over_cache(toy):
     _write_folder(toy / "home" / "toy")
     assert assets.locate("toy") == toy / "home" / "toy"
     _write_folder(toy / "mirror" / "toys" / "toy")
+    assert assets.locate("toy") == toy / "home" / "toy"  # remembered for this process
+    assets.forget()
     assert assets.locate("toy") == toy / "mirror" / "toys" / "toy"
 
 
