@@ -35,7 +35,7 @@ class CommandError(ValueError):
 
 def _progress(items, description: str):
     """A tqdm progress bar on stderr for interactive terminals (silent when piped)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(items, desc=description, disable=None, leave=False, file=sys.stderr)
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _CHUNK = 1 << 20

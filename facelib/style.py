@@ -311,7 +311,7 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     StyleResult
         The image (uint8), the cost history and the snapshots.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}.")
