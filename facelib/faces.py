@@ -677,6 +677,8 @@ def face_distance(known, candidate) -> np.ndarray:
         raise ValueError(
             f"known and candidate must be 128-d descriptors (last axis 128), got shapes {a.shape} and {b.shape}"
         )
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("known and candidate contain NaN or infinite values; encode the faces again")
     return np.linalg.norm(a - b, axis=-1)
 
 

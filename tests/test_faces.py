@@ -230,3 +230,12 @@ def test_encode_faces_matches_dlib_given_the_same_box(asset_dir):
     assert np.linalg.norm(got - np.array(expected), axis=1).max() < 0.01
     jittered = faces.encode_faces(list(paths[:1]), jitter=3)
     assert jittered.shape == (1, 128) and 0 < np.linalg.norm(jittered[0] - got[0]) < 0.3
+
+
+def test_face_distance_refuses_nan_and_inf():
+    good = np.zeros(128)
+    for bad in (np.full(128, np.nan), np.full(128, np.inf)):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            faces.face_distance(good, bad)
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            faces.verify(bad, good)
