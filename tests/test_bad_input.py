@@ -9,7 +9,7 @@ tests/test_assets.py; here they are checked end to end.
 case                           outcome
 =============================  ================================================================
 image files (``facelib identify DB IMAGE``)
-not_an_image                   ImageError, exit 2: "not an image Pillow can read"
+not_an_image                   ImageError, exit 2: "not an image in a supported format"
 empty_file                     ImageError, exit 2: "empty (0 bytes)"
 truncated_jpeg                 ImageError, exit 2: "truncated or corrupt"
 missing_image                  ImageError, exit 2: "does not exist"
@@ -133,7 +133,7 @@ def _directory(tmp):
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    pytest.param(_not_an_image, "not an image Pillow can read", id="not_an_image"),
+    pytest.param(_not_an_image, "not an image in a supported format", id="not_an_image"),
     pytest.param(_empty, r"empty \(0 bytes\)", id="empty_file"),
     pytest.param(_truncated, "truncated or corrupt", id="truncated_jpeg"),
     pytest.param(lambda tmp: tmp / "nowhere.jpg", "does not exist", id="missing_image"),

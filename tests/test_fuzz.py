@@ -146,9 +146,10 @@ def test_pickled_code_in_a_database_is_never_run(tmp_path):
 
 
 # -- saves killed at random moments -------------------------------------------------------------
-def _save_forever(db: FaceDatabase, path, ready) -> None:
+def _save_forever(db: FaceDatabase, path, ready, done) -> None:
     ready.set()
     db.save(path)
+    done.set()
     time.sleep(60)  # the parent kills us; never exit on our own during the test
 
 
@@ -166,13 +167,16 @@ def test_killed_saves_leave_the_old_or_the_new_database(tmp_path):
 
     rng = np.random.default_rng(0)
     seen = {"old": 0, "new": 0, "mid_write": 0}
-    for _ in range(100):
+    for round_ in range(100):
         old.save(path)  # start each round from the old state
-        ready = context.Event()
-        child = context.Process(target=_save_forever, args=(new, path, ready))
+        ready, done = context.Event(), context.Event()
+        child = context.Process(target=_save_forever, args=(new, path, ready, done))
         child.start()
         assert ready.wait(30)
-        time.sleep(rng.uniform(0, 1.5 * save_s))
+        if round_ % 10 == 9:  # every tenth kill lands after the save, whatever the machine's speed
+            assert done.wait(30)
+        else:
+            time.sleep(rng.uniform(0, 1.5 * save_s))
         os.kill(child.pid, signal.SIGKILL)
         child.join(30)
         assert child.exitcode == -signal.SIGKILL
