@@ -30,7 +30,8 @@ _MIN_SCANNED = 25_000  # default n_probe reads at least this many vectors per qu
 _CHUNK_BYTES = 64 * 2**20  # exact search: at most this much memory for one block of distances
 
 
-def _check_vectors(vectors, argument: str, dim: int | None = None) -> np.ndarray:
+def check_vectors(vectors, argument: str, dim: int | None = None) -> np.ndarray:
+    """``vectors`` as a finite real (n, d) array (one (d,) vector becomes (1, d)); ValueError names ``argument``."""
     array = np.asarray(vectors)
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{argument} must hold real numbers, got dtype {array.dtype}")
@@ -39,7 +40,7 @@ def _check_vectors(vectors, argument: str, dim: int | None = None) -> np.ndarray
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{argument} must have shape (d,) or (n, d) with n, d >= 1, got {np.shape(vectors)}")
     if dim is not None and array.shape[1] != dim:
-        raise ValueError(f"{argument} have {array.shape[1]} values each, but the index holds {dim}-d vectors")
+        raise ValueError(f"{argument} have {array.shape[1]} values each, but {dim}-dimensional vectors are stored")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{argument} contain NaN or infinite values")
     return array
@@ -95,7 +96,7 @@ class NearestIndex:
 
     def fit(self, vectors) -> NearestIndex:
         """Store ``vectors`` (K, d) and, when K >= ``exact_below``, train and fill the FAISS index."""
-        array = _check_vectors(vectors, "vectors")
+        array = check_vectors(vectors, "vectors")
         self._vectors = np.ascontiguousarray(array, dtype=np.float32)
         self._exact_cache = self._faiss_index = None
         if len(array) >= self.exact_below:
@@ -130,7 +131,7 @@ class NearestIndex:
         """
         if self._vectors is None:
             raise RuntimeError("the index is empty: call fit(vectors) first")
-        queries = _check_vectors(queries, "queries", self._vectors.shape[1]).astype(np.float64)
+        queries = check_vectors(queries, "queries", self._vectors.shape[1]).astype(np.float64)
         k = _positive_int(k, "k")
         if k > len(self):
             raise ValueError(f"k={k} exceeds the {len(self)} stored vectors")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelib.ann import EXACT_BELOW, NearestIndex
+from facelib.ann import EXACT_BELOW, NearestIndex, check_vectors
 
 FORMAT_VERSION = 1
 MAX_NAME_LENGTH = 100
@@ -60,19 +60,10 @@ def _check_name(name) -> str:
 
 
 def _check_encodings(encodings, dim: int | None, what: str = "encodings") -> np.ndarray:
-    array = np.asarray(encodings)
-    if array.dtype == bool or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise DatabaseError(f"{what} must be real numbers (float), got dtype {array.dtype}")
-    if array.ndim == 1:
-        array = array[None, :]
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise DatabaseError(f"{what} must have shape (d,) or (k, d) with k, d >= 1, got {np.shape(encodings)}")
-    if dim is not None and array.shape[1] != dim:
-        raise DatabaseError(f"{what} have {array.shape[1]} values each, but this database holds "
-                            f"{dim}-dimensional encodings; use the same encoder for every face")
-    if not np.all(np.isfinite(array)):
-        raise DatabaseError(f"{what} contain NaN or infinite values; check the encoder's input")
-    return array.astype(np.float32)
+    try:
+        return check_vectors(encodings, what, dim).astype(np.float32)
+    except ValueError as error:
+        raise DatabaseError(f"{error}; encode every face with the same encoder") from error
 
 
 class FaceDatabase:
