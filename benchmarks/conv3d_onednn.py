@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import _report
 
 RESULTS = Path(__file__).resolve().parent / "results" / "conv3d_onednn.json"
 CASES = {  # name: (input shape without batch, filters, stride)
@@ -79,11 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append({"case": name, "seconds_per_step_onednn_off": round(off, 4),
                      "seconds_per_step_onednn_on": round(on, 4), "speedup_off_over_on": round(off / on, 2)})
         print(f"{name:40s} off {off:8.4f} s   on {on:8.4f} s   off/on {off / on:6.2f}")
-    result = {"what": __doc__.split("\n")[0], "batch": BATCH, "steps": STEPS, "rounds": args.rounds,
-              "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-              "load_average_at_end": os.getloadavg()[0], "rows": rows}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    result = {"what": __doc__.split("\n")[0], "batch": BATCH, "steps": STEPS, "rounds": args.rounds, "rows": rows}
+    _report.write(RESULTS, result)
     return result
 
 

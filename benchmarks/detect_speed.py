@@ -14,12 +14,10 @@ Writes ``benchmarks/results/detect_speed.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 import skimage.data
 
@@ -48,7 +46,6 @@ def main() -> None:
     args = parser.parse_args()
     facelib.quiet_tensorflow()
     import dlib
-    import tensorflow as tf
 
     cases = [
         ("astronaut 512x512", skimage.data.astronaut(), 0),
@@ -97,22 +94,12 @@ def main() -> None:
         print(f"{name:36s} upsample {upsample}: dlib {row['dlib_s']:7.2f} s  facelib {row['facelib_s']:6.2f} s  "
               f"x{row['speedup_dlib_over_facelib']:.1f}  faces {row['faces_dlib']}/{row['faces_facelib']}  "
               f"min IoU {row['min_iou']:.3f}", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "dlib": dlib.__version__,
-            "load_average_1min_at_end": os.getloadavg()[0],
-        },
+    _report.write(RESULTS, {
         "protocol": f"same image and upsampling for both sides in one process; median over {args.rounds} "
                     "alternating rounds after a warm-up; CPU only; facelib time includes upsampling, pyramid, "
                     "network and suppression",
         "rows": rows,
-    }, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    }, dlib=dlib.__version__)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 
 import facelib
@@ -86,7 +86,6 @@ def main() -> None:
     args = parser.parse_args()
     facelib.quiet_tensorflow()
     import dlib
-    import tensorflow as tf
 
     loading = load_times()
     print(
@@ -125,29 +124,13 @@ def main() -> None:
         print(f"{name:18s} {row['faces_per_s']:7.2f} faces/s  ratio to dlib {row['ratio_to_dlib']:.2f}x", flush=True)
     ours = faces.encode_chips(chips[:8])
     theirs = np.array(recognizer.compute_face_descriptor(chip_list[:8]))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "python": platform.python_version(),
-                    "tensorflow": tf.__version__,
-                    "dlib": dlib.__version__,
-                    "load_average_1min_at_end": os.getloadavg()[0],
-                },
-                "protocol": f"{args.faces} aligned LFW chips (seed 0), the same chips for both sides; median over "
-                f"{args.rounds} alternating rounds after a warm-up; CPU only",
-                "encoder_load": loading,
-                "max_abs_difference_to_dlib_first_8": float(np.abs(ours - theirs).max()),
-                "rows": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"wrote {RESULTS}")
+    _report.write(RESULTS, {
+        "protocol": f"{args.faces} aligned LFW chips (seed 0), the same chips for both sides; median over "
+                    f"{args.rounds} alternating rounds after a warm-up; CPU only",
+        "encoder_load": loading,
+        "max_abs_difference_to_dlib_first_8": float(np.abs(ours - theirs).max()),
+        "rows": rows,
+    }, dlib=dlib.__version__)
 
 
 if __name__ == "__main__":

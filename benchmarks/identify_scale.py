@@ -33,10 +33,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 
 from facelib import ann, assets
@@ -163,8 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results |= {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-                "exact_below": ann.EXACT_BELOW, "noise": args.noise}
+    results |= {"exact_below": ann.EXACT_BELOW, "noise": args.noise}
     results |= {part: [] for part in args.parts}
 
     for k in args.sizes if "synthetic" in args.parts else []:
@@ -195,9 +194,7 @@ def main() -> None:
         results["database"].append(row)
         print("database", json.dumps(row), flush=True)
 
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    _report.write(RESULTS, {key: value for key, value in results.items() if key not in ("date", "machine")})
 
 
 if __name__ == "__main__":

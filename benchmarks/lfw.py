@@ -26,10 +26,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import time
 from pathlib import Path
 
+import _report
 import matplotlib
 import numpy as np
 from tqdm import tqdm
@@ -147,9 +147,7 @@ def main() -> None:
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(RESULTS / "lfw_roc.png")
-    out.write_text(json.dumps({"date": datetime.date.today().isoformat(), "machine": platform.machine(),
-                               "protocol": protocol, "rows": rows}, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    _report.write(out, {"protocol": protocol, "rows": rows})
 
 
 if __name__ == "__main__":

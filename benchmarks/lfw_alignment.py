@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 
 import facelib
@@ -38,8 +38,7 @@ def main() -> None:
     files = list(dict.fromkeys([*first, *second]))
     faces.encode_chips(np.zeros((1, 150, 150, 3), np.uint8))  # build the encoder outside the timing
     row = {f: i for i, f in enumerate(files)}
-    result = {"pairs": len(index), "images": len(files), "machine": platform.processor() or platform.machine(),
-              "date": time.strftime("%Y-%m-%d"), "methods": {}}
+    result = {"pairs": len(index), "images": len(files), "methods": {}}
     enc = {}
     for method in encodings.METHODS:
         start = time.perf_counter()
@@ -57,8 +56,7 @@ def main() -> None:
     times = [result["methods"][m]["seconds_per_image"] for m in encodings.METHODS]
     result["speedup_center_over_detect"] = times[1] / times[0]
     print(json.dumps(result, indent=2))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    _report.write(RESULTS, result)
 
 
 if __name__ == "__main__":

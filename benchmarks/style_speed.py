@@ -13,12 +13,10 @@ Writes ``benchmarks/results/style_speed.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 
 import facelib
@@ -72,7 +70,6 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=list(backbones.BACKBONES))
     args = parser.parse_args()
     facelib.quiet_tensorflow()
-    import tensorflow as tf
 
     content_path = assets.locate("nst_content") / "chelsea.png"
     style_path = assets.locate("nst_style") / "van_gogh_starry_night.jpg"
@@ -101,15 +98,10 @@ def main() -> None:
             print(f"{backbone:10s} {size:4d} px  stylize {row['stylize_s_per_step']:.4f} s/step  "
                   f"eager {row['eager_s_per_step']:.4f} s/step  ratio {row['speedup']:.2f}x", flush=True)
             rows.append(row)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
-                    "load_average_1min_at_end": os.getloadavg()[0]},
+    _report.write(RESULTS, {
         "protocol": "median over rounds of seconds per Adam step after one warm-up step; the two sides alternate "
                     "in each round; content chelsea.png, style van_gogh_starry_night.jpg, square crops",
-        "rows": rows}, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+        "rows": rows})
 
 
 if __name__ == "__main__":

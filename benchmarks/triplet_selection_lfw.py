@@ -19,12 +19,10 @@ Writes ``benchmarks/results/triplet_selection_lfw.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 
 import facelib
@@ -59,7 +57,6 @@ def main() -> None:
     parser.add_argument("--min-images", type=int, default=4)
     args = parser.parse_args()
     facelib.quiet_tensorflow()
-    import tensorflow as tf
 
     root = assets.locate("lfw")
     train_people = _people_file(root, "peopleDevTrain.txt")
@@ -111,17 +108,12 @@ def main() -> None:
         print(f"{strategy:10s} mean AUC {summary[strategy]['auc']:.4f} "
               f"({summary[strategy]['auc_minus_random']:+.4f} vs random), "
               f"mean accuracy {summary[strategy]['accuracy']:.4f}", flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
-                    "load_average_1min_at_end": os.getloadavg()[0]},
+    _report.write(RESULTS, {
         "protocol": (f"small encoder from scratch, {args.seconds:g} training s per strategy and seed, P x K = 16 x 4, "
                      f"alpha 0.2, Adam 1e-3; train: peopleDevTrain people with >= {args.min_images} images, "
                      f"central 110x110 box resized to {args.size}x{args.size} RGB; test: pairsDevTest.txt "
                      "(identity-disjoint); threshold chosen on pairsDevTrain.txt"),
-        "runs": runs, "summary": summary}, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+        "runs": runs, "summary": summary})
 
 
 if __name__ == "__main__":
