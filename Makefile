@@ -42,7 +42,7 @@ assignments: setup
 	$(PY) -m facelib.classroom assignments
 
 bench: assets
-	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+	for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done
 
 lint: setup
 	$(VENV)/bin/ruff check facelib tests benchmarks
