@@ -91,8 +91,10 @@ def main() -> None:
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--jitter", type=int, default=0, help="random jitters added to chip + mirror")
     parser.add_argument("--dlib", action="store_true", help="measure dlib's row in this run")
-    parser.add_argument("--folds", type=int, default=10, help="use the first N folds (quick runs)")
+    parser.add_argument("--folds", type=int, default=10, help="use the first N folds, 2 to 10 (quick runs)")
     args = parser.parse_args()
+    if not 2 <= args.folds <= 10:
+        parser.error("--folds must be 2 to 10: the threshold is chosen on the other folds")
     facelib.quiet_tensorflow()
 
     pairs = datasets.lfw_pairs()
