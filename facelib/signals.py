@@ -16,7 +16,7 @@ number of dimensions.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -242,17 +242,11 @@ def ecg_rhythm_dataset(n: int, duration: float = 4.0, fs: float = 100.0, regular
     X : ndarray of float32, shape (n, round(duration * fs), 1)
     y : ndarray of int64, shape (n,)
     """
-    n = _check_count(n)
     _check_non_negative(regular_rr_std=regular_rr_std, irregular_rr_std=irregular_rr_std)
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % 2)
-    X = np.stack([
-        ecg(duration, fs, heart_rate=rng.uniform(55, 100),
-            rr_std=irregular_rr_std if label else regular_rr_std,
-            amplitude=rng.uniform(0.6, 1.4), baseline_wander=rng.uniform(0, 0.3),
-            wander_freq=rng.uniform(0.1, 0.5), noise=rng.uniform(0.01, 0.08), seed=rng)
-        for label in y])
-    return X[..., None].astype(np.float32), y.astype(np.int64)
+    return _balanced_dataset(n, 2, seed, lambda label, rng: ecg(
+        duration, fs, heart_rate=rng.uniform(55, 100), rr_std=irregular_rr_std if label else regular_rr_std,
+        amplitude=rng.uniform(0.6, 1.4), baseline_wander=rng.uniform(0, 0.3),
+        wander_freq=rng.uniform(0.1, 0.5), noise=rng.uniform(0.01, 0.08), seed=rng))
 
 
 def r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
@@ -429,12 +423,8 @@ def lesion_dataset(n: int, size: int = 32, noise: float = 0.05, lesion_contrast:
     X : ndarray of float32, shape (n, size, size, size, 1)
     y : ndarray of int64, shape (n,)
     """
-    n = _check_count(n)
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % 2)
-    X = np.stack([phantom_volume(size, n_lesions=int(label), lesion_contrast=lesion_contrast,
-                                 lesion_radius=lesion_radius, noise=noise, seed=rng) for label in y])
-    return X[..., None], y.astype(np.int64)
+    return _balanced_dataset(n, 2, seed, lambda label, rng: phantom_volume(
+        size, n_lesions=label, lesion_contrast=lesion_contrast, lesion_radius=lesion_radius, noise=noise, seed=rng))
 
 
 # --------------------------------------------------------------------------- video: moving shapes
@@ -519,14 +509,20 @@ def motion_dataset(n: int, frames: int = 12, size: int = 32, noise: float = 0.1,
     X : ndarray of float32, shape (n, frames, size, size, 1)
     y : ndarray of int64, shape (n,)
     """
+    return _balanced_dataset(n, len(MOTIONS), seed, lambda label, rng: moving_shape_clip(
+        frames, size, MOTIONS[label], shape=("square", "disk")[rng.integers(2)], radius=rng.uniform(3, 5),
+        speed=rng.uniform(1.0, 1.5), noise=noise, seed=rng))
+
+
+def _balanced_dataset(n: int, n_classes: int, seed: int,
+                      example: Callable[[int, np.random.Generator], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` examples with labels ``0 .. n_classes - 1`` in equal numbers (shuffled); ``example(label, rng)``
+    draws one, all from one generator seeded by ``seed``. Adds the channel axis."""
     n = _check_count(n)
     rng = np.random.default_rng(seed)
-    y = rng.permutation(np.arange(n) % len(MOTIONS))
-    X = np.stack([
-        moving_shape_clip(frames, size, MOTIONS[label], shape=("square", "disk")[rng.integers(2)],
-                          radius=rng.uniform(3, 5), speed=rng.uniform(1.0, 1.5), noise=noise, seed=rng)
-        for label in y])
-    return X[..., None], y.astype(np.int64)
+    y = rng.permutation(np.arange(n) % n_classes)
+    X = np.stack([example(int(label), rng) for label in y])
+    return X[..., None].astype(np.float32, copy=False), y.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- validation
