@@ -55,8 +55,7 @@ def _faces(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
     boxes, _ = faces.detect_faces(image, upsample=upsample)
     if len(boxes) == 0:
         return boxes.reshape(0, 4), np.zeros((0, faces.EMBEDDING_SIZE), np.float32)
-    points = np.floor(faces.face_landmarks(image, boxes) + 0.5)  # whole pixels, as dlib and align_faces
-    return boxes, faces.encode_chips(faces.face_chips(image, points))
+    return boxes, faces.encode_chips(faces.face_chips(image, faces.face_landmarks(image, boxes)))
 
 
 def _one_face(image: np.ndarray, path: str, upsample: int) -> np.ndarray:

@@ -46,7 +46,7 @@ _MODEL_FILES = {
     "detect": ("dlib_face_recognition_resnet_model_v1.dat", "shape_predictor_5_face_landmarks.dat",
                "mmod_human_face_detector.dat"),
 }
-_FORMAT = 1  # bump when the meaning of a cached encoding changes (chip size, padding, ...)
+_FORMAT = 2  # bump when the meaning of a cached encoding changes (chip size, padding, ...)
 
 
 def file_digest(path: str | os.PathLike) -> str:

@@ -553,16 +553,19 @@ def detect_faces(image, upsample: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 
 def face_landmarks(image, boxes) -> np.ndarray:
-    """The 5 landmarks (x, y) of each face box: shape (N, 5, 2).
+    """The 5 landmarks (x, y) of each face box, in whole pixels: shape (N, 5, 2).
 
-    See :func:`facelib.landmarks.predict`.
+    :func:`facelib.landmarks.predict` rounded to the nearest pixel, as dlib's
+    ``full_object_detection`` stores them, so chips cut from them match dlib's.
     """
     from facelib import landmarks
     from facelib.images import load_image
 
     image = load_image(image)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return np.stack([landmarks.predict(image, box) for box in boxes]) if len(boxes) else np.zeros((0, 5, 2))
+    if not len(boxes):
+        return np.zeros((0, 5, 2))
+    return np.floor(np.stack([landmarks.predict(image, box) for box in boxes]) + 0.5)
 
 
 def center_box(shape) -> np.ndarray:
@@ -612,9 +615,7 @@ def align_faces(images, upsample: int = 1, padding: float = 0.25) -> tuple[np.nd
         box = _central_face(detect_faces(image, upsample)[0], image.shape)
         detected.append(box is not None)
         box = center_box(image.shape) if box is None else box
-        # dlib keeps landmarks as whole pixels (full_object_detection); round the same way
-        points = np.floor(face_landmarks(image, box[None])[0] + 0.5)
-        chips.append(face_chips(image, points, padding=padding))
+        chips.append(face_chips(image, face_landmarks(image, box[None])[0], padding=padding))
     if not chips:
         return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8), np.zeros(0, bool)
     return np.stack(chips), np.array(detected)
