@@ -5,7 +5,7 @@ facelib's reference, prints one short deterministic line when all cases pass, an
 :class:`CheckFailed` with a hint otherwise. Lessons keep their checkers in their own module.
 """
 
-from facelib.checks._core import CheckFailed
+from facelib.checks._core import CheckFailed, or_reference
 from facelib.checks.basics import check_euclidean_distance
 
-__all__ = ["CheckFailed", "check_euclidean_distance"]
+__all__ = ["CheckFailed", "or_reference", "check_euclidean_distance"]

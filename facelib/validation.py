@@ -1,0 +1,79 @@
+"""Argument validation shared by every facelib module: each check names the argument it rejects.
+
+All checks raise :class:`facelib.errors.ArgumentError` (a ``ValueError``), and return the value
+converted to a plain Python type, so a caller writes ``size = check_int("size", size, minimum=16)``.
+Booleans are never accepted as numbers (``True`` is an ``int`` in Python, never a sensible size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from facelib.errors import ArgumentError
+
+__all__ = ["check_int", "check_float", "check_choice"]
+
+
+def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` in [minimum, maximum]; ArgumentError naming ``name`` otherwise.
+
+    Examples
+    --------
+    >>> check_int("steps", 3, minimum=1)
+    3
+    >>> check_int("steps", True)
+    Traceback (most recent call last):
+    ...
+    facelib.errors.ArgumentError: steps must be an integer, got True
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ArgumentError(f"{name} must be an integer, got {value!r}")
+    _check_range(name, value, minimum, maximum)
+    return int(value)
+
+
+def check_float(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
+                exclusive_minimum: bool = False) -> float:
+    """``value`` as a finite ``float`` in [minimum, maximum] (or (minimum, maximum] when ``exclusive_minimum``).
+
+    Examples
+    --------
+    >>> check_float("alpha", 0.2, minimum=0.0)
+    0.2
+    >>> check_float("threshold", "0.6")
+    Traceback (most recent call last):
+    ...
+    facelib.errors.ArgumentError: threshold must be a real number, got '0.6'
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ArgumentError(f"{name} must be a real number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ArgumentError(f"{name} must be finite, got {value!r}")
+    if exclusive_minimum and minimum is not None and value <= minimum:
+        raise ArgumentError(f"{name} must be > {minimum}, got {value!r}")
+    _check_range(name, value, minimum, maximum)
+    return float(value)
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices``; ArgumentError listing the choices otherwise.
+
+    Examples
+    --------
+    >>> check_choice("backbone", "vgg19", ["squeezenet", "vgg19"])
+    'vgg19'
+    """
+    choices = list(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ArgumentError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def _check_range(name: str, value, minimum, maximum) -> None:
+    if minimum is not None and value < minimum:
+        raise ArgumentError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ArgumentError(f"{name} must be <= {maximum}, got {value!r}")
