@@ -24,7 +24,7 @@ assets: setup
 	$(PY) -m facelib.assets fetch --all
 
 run: assets
-	$(PY) -m facelib.classroom run
+	$(PY) -m facelib.runner
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,7 +1,5 @@
-"""Course tooling: run every notebook headless, and write student copies of the assignments.
+"""Course tooling: write student copies of the assignments (running the notebooks is ``facelib.runner``).
 
-``python -m facelib.classroom run`` executes ``notebooks/*.ipynb`` in order into
-``build/notebooks/`` (executed notebooks plus HTML), one progress line per notebook.
 ``python -m facelib.classroom assignments`` writes ``build/assignments/`` where each graded
 solution, written between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, becomes
 ``# YOUR CODE HERE`` + ``raise NotImplementedError()``, and every output is cleared.
@@ -13,10 +11,11 @@ import argparse
 import copy
 import re
 import sys
-import time
 from pathlib import Path
 
 import nbformat
+
+from facelib.runner import notebooks
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,11 +54,6 @@ def student_version(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def notebooks(folder: Path = ROOT / "notebooks") -> list[Path]:
-    """The lesson notebooks in teaching order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-
-
 def make_assignments(dest: Path = ROOT / "build" / "assignments") -> list[Path]:
     """Write the student copy of every notebook into ``dest``; returns the written paths."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -83,54 +77,12 @@ def _without_magics(source: str) -> str:
                      for line in source.splitlines())
 
 
-def execute(path: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Run one notebook top to bottom in its own folder and return it with outputs."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return nb
-
-
-def run_notebooks(paths: list[Path] | None = None, dest: Path | None = ROOT / "build" / "notebooks") -> None:
-    """Execute notebooks in order into ``dest`` as ``.ipynb`` and ``.html``.
-
-    With ``dest=None`` each notebook is written back in place (to commit it with outputs).
-    """
-    from nbconvert import HTMLExporter
-
-    paths = paths or notebooks()
-    total = time.perf_counter()
-    for i, path in enumerate(paths, 1):
-        print(f"[{i}/{len(paths)}] {path.name} ...", end=" ", flush=True)
-        start = time.perf_counter()
-        nb = execute(path)
-        if dest is None:
-            nbformat.write(nb, path)
-        else:
-            dest.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, dest / path.name)
-            html, _ = HTMLExporter().from_notebook_node(nb)
-            (dest / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
-        print(f"done in {time.perf_counter() - start:.1f} s", flush=True)
-    print(f"{len(paths)} notebooks ran in {time.perf_counter() - total:.1f} s")
-
-
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facelib.classroom", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="execute every notebook into build/notebooks (ipynb + html)")
     sub.add_parser("assignments", help="write student copies into build/assignments")
-    inplace = sub.add_parser("execute", help="run the given notebooks and save their outputs in place")
-    inplace.add_argument("paths", nargs="+", type=Path)
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        run_notebooks()
-    elif args.command == "execute":
-        run_notebooks([p.resolve() for p in args.paths], dest=None)
-    else:
-        make_assignments()
+    parser.parse_args(argv)
+    make_assignments()
     return 0
 
 

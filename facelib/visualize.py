@@ -74,13 +74,16 @@ class ReceptiveField(NamedTuple):
     offset: tuple[float, float]
 
     def window(self, row: int, col: int) -> tuple[int, int, int, int]:
-        """Input window ``(top, left, bottom, right)`` (half-open) seen by unit ``(row, col)``.
+        """Input box ``(left, top, right, bottom)`` seen by unit ``(row, col)``, edges inclusive.
 
-        ``top = offset - (size - 1) / 2 + row * stride``; it may lie outside the image.
+        The same convention as the face boxes of ``facelib.faces`` (dlib's rectangles): the box
+        holds pixels ``left..right`` and ``top..bottom``, so it is ``right - left + 1 = size``
+        pixels wide. ``top = offset - (size - 1) / 2 + row * stride`` (likewise ``left`` with
+        ``col``); the box may reach outside the image, into the padding.
         """
-        tops = [round(o - (r - 1) / 2) + i * j for o, r, j, i in zip(self.offset, self.size, self.stride,
-                                                                      (row, col), strict=True)]
-        return tops[0], tops[1], tops[0] + self.size[0], tops[1] + self.size[1]
+        top, left = (round(o - (r - 1) / 2) + i * j for o, r, j, i in zip(self.offset, self.size, self.stride,
+                                                                           (row, col), strict=True))
+        return left, top, left + self.size[1] - 1, top + self.size[0] - 1
 
 
 class TopPatches(NamedTuple):
@@ -286,8 +289,10 @@ def _as_batch(images, name: str = "images") -> np.ndarray:
 
 
 def _cut(image: np.ndarray, window: tuple[int, int, int, int], fill: int) -> np.ndarray:
-    """``image[top:bottom, left:right]``, filled with ``fill`` where the window leaves the image."""
-    top, left, bottom, right = window
+    """``image[top:bottom + 1, left:right + 1]`` for an inclusive ``(left, top, right, bottom)`` box,
+    filled with ``fill`` where the box leaves the image."""
+    left, top, right, bottom = window
+    bottom, right = bottom + 1, right + 1
     patch = np.full((bottom - top, right - left, image.shape[-1]), fill, dtype=np.uint8)
     h, w = image.shape[:2]
     t, l, b, r = max(top, 0), max(left, 0), min(bottom, h), min(right, w)

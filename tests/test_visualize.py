@@ -54,8 +54,8 @@ def test_receptive_field_of_a_hand_built_model(layer, size, stride, first):
     field = receptive_field(_branchy_model(), layer)
     centre = first + (size - 1) / 2
     assert field == ReceptiveField((size, size), (stride, stride), (centre, centre))
-    assert field.window(2, 3) == (first + 2 * stride, first + 3 * stride,
-                                  first + 2 * stride + size, first + 3 * stride + size)
+    left, top = first + 3 * stride, first + 2 * stride                   # (left, top, right, bottom), inclusive
+    assert field.window(2, 3) == (left, top, left + size - 1, top + size - 1)
 
 
 def test_union_of_branches_with_different_centres():
@@ -121,14 +121,14 @@ def test_gradient_is_zero_outside_the_field_and_spans_it():
     images = np.random.default_rng(0).uniform(0, 1, (2, 62, 62, 3)).astype(np.float32)
     support = _input_support(model, "dil", 3, 2, images)
     window = receptive_field(model, "dil").window(3, 2)
-    assert window == (6, 2, 40, 36)                                       # a = -6 + 3*4, -6 + 2*4; r = 34
-    top, left, bottom, right = window
+    assert window == (2, 6, 35, 39)                   # left = -6 + 2*4, top = -6 + 3*4; r = 34, inclusive
+    left, top, right, bottom = window
     inside = np.zeros_like(support)
-    inside[top:bottom, left:right] = True
+    inside[top:bottom + 1, left:right + 1] = True
     assert not np.any(support & ~inside)
     # max pooling passes the gradient to one pixel of each window, so compare the bounding box
     rows, cols = np.nonzero(support)
-    assert (rows.min(), cols.min(), rows.max() + 1, cols.max() + 1) == window
+    assert (cols.min(), rows.min(), cols.max(), rows.max()) == window
 
 
 @pytest.mark.parametrize("layer, row, col", [("relu_conv1", 20, 11), ("fire3_concat", 9, 6),
@@ -138,9 +138,9 @@ def test_gradient_of_a_pretrained_unit_stays_inside_its_field(asset_dir, layer, 
     model = _pretrained_squeezenet()
     images = np.random.default_rng(1).uniform(-120, 120, (6, 160, 160, 3)).astype(np.float32)
     support = _input_support(model, layer, row, col, images)
-    top, left, bottom, right = receptive_field(model, layer).window(row, col)
+    left, top, right, bottom = receptive_field(model, layer).window(row, col)
     inside = np.zeros_like(support)
-    inside[max(top, 0):bottom, max(left, 0):right] = True
+    inside[max(top, 0):bottom + 1, max(left, 0):right + 1] = True
     rows, cols = np.nonzero(support)
     assert rows.size and not np.any(support & ~inside)
     # and it reaches (nearly) to the field's edges: the field is not larger than it needs to be
@@ -199,11 +199,11 @@ def test_top_patches_finds_the_brightest_dots_and_cuts_their_fields():
     assert best.image_index[1, 0] == 5 and best.activations[1, 0] == 255
     np.testing.assert_array_equal(best.units, [0, 1])
     for i, (r, c) in zip(best.image_index[0], best.position[0], strict=True):
-        top, left, bottom, right = field.window(r, c)
+        left, top, right, bottom = field.window(r, c)
         dot = places[i]
-        assert top <= dot[0] < bottom and left <= dot[1] < right
+        assert top <= dot[0] <= bottom and left <= dot[1] <= right
         padded = np.pad(images[i], ((1, 1), (1, 1), (0, 0)), constant_values=128)   # a grey frame
-        expected = padded[top + 1:bottom + 1, left + 1:right + 1]
+        expected = padded[top + 1:bottom + 2, left + 1:right + 2]
         np.testing.assert_array_equal(best.patches[0, list(best.image_index[0]).index(i)], expected)
     # the layer read in the same pass: the 3x3 units around a dot tie, and argmax takes the first
     # (row-major), the one up and left of the dot
