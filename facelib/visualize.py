@@ -41,8 +41,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["ReceptiveField", "TopPatches", "receptive_field", "top_patches", "maximize_activation",
-           "mosaic", "image_grid"]
+__all__ = ["ReceptiveField", "TopPatches", "receptive_field", "top_patches", "visible_patch",
+           "maximize_activation", "mosaic", "image_grid"]
 
 # Layers that act on each position separately: the field passes through them unchanged.
 _POINTWISE = tuple(getattr(keras.layers, name) for name in (
@@ -503,6 +503,38 @@ def maximize_activation(model: keras.Model, layer_name: str, units: Sequence[int
     for _ in range(int(steps)):
         step()
     return image.numpy().astype(np.float32)
+
+
+def visible_patch(image: np.ndarray, window: tuple[int, int, int, int], side: int, fill: int = 255) -> np.ndarray:
+    """The part of an inclusive ``(left, top, right, bottom)`` box that lies inside ``image``, scaled to fit a tile.
+
+    A unit near the border of a feature map sees a window that hangs over the image's edge (into
+    the padding); :func:`top_patches` fills that part with grey. For display, this crops the
+    window to the image and scales the crop (nearest neighbour, aspect ratio kept) so that its
+    longer side is ``side`` pixels, centred on a ``side`` x ``side`` tile of colour ``fill``.
+
+    Raises
+    ------
+    ValueError
+        If the window does not overlap the image, or ``side`` is not a positive integer.
+    """
+    from PIL import Image
+
+    if isinstance(side, bool) or not isinstance(side, int | np.integer) or side < 1:
+        raise ValueError(f"side must be a positive integer, got {side!r}")
+    left, top, right, bottom = window
+    h, w = image.shape[:2]
+    t, l, b, r = max(top, 0), max(left, 0), min(bottom, h - 1), min(right, w - 1)
+    if t > b or l > r:
+        raise ValueError(f"window {window} does not overlap the image of shape {image.shape[:2]}")
+    crop = np.clip(np.asarray(image)[t:b + 1, l:r + 1], 0, 255).astype(np.uint8)
+    scale = side / max(crop.shape[:2])
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    crop = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.NEAREST))
+    tile = np.full((side, side, *image.shape[2:]), fill, dtype=np.uint8)
+    y, x = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    tile[y:y + crop.shape[0], x:x + crop.shape[1]] = crop
+    return tile
 
 
 def mosaic(images, cols: int, gap: int = 2, fill: int = 255) -> np.ndarray:

@@ -18,6 +18,7 @@ from facelib.visualize import (
     mosaic,
     receptive_field,
     top_patches,
+    visible_patch,
 )
 
 matplotlib.use("Agg")
@@ -282,3 +283,16 @@ def test_image_grid_shape_titles_and_errors():
         image_grid(images, titles=["a"])
     with pytest.raises(ValueError, match=r"images\[0\]"):
         image_grid([np.zeros((4, 4, 2))])
+
+
+def test_visible_patch_crops_to_the_image_and_scales_to_the_tile():
+    image = np.arange(10 * 10 * 3, dtype=np.uint8).reshape(10, 10, 3)
+    inside = visible_patch(image, (2, 3, 6, 7), side=5)                    # a 5 x 5 box inside: unchanged
+    np.testing.assert_array_equal(inside, image[3:8, 2:7])
+    corner = visible_patch(image, (-5, -5, 4, 4), side=10)                 # only 5 x 5 of the 10 x 10 box is inside
+    np.testing.assert_array_equal(corner, np.kron(image[:5, :5], np.ones((2, 2, 1), np.uint8)))
+    edge = visible_patch(image, (-4, 0, 3, 7), side=8)  # 4 wide, 8 high: centred, white beside
+    np.testing.assert_array_equal(edge[:, 2:6], image[0:8, 0:4])
+    assert np.all(edge[:, :2] == 255) and np.all(edge[:, 6:] == 255)
+    with pytest.raises(ValueError, match="overlap"):
+        visible_patch(image, (20, 20, 30, 30), side=4)
