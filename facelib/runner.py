@@ -5,8 +5,9 @@
 line per notebook. ``python -m facelib.runner --in-place PATH ...`` runs the given notebooks and
 saves their outputs back into them (how the committed notebooks get their outputs).
 
-Each kernel's own console output (TensorFlow's C++ start-up lines, the kernel's warnings) goes
-to ``build/notebooks/logs/NAME.log`` instead of the terminal; a failing notebook names that log.
+Each kernel's own console output (the kernel's warnings) goes to ``build/notebooks/logs/NAME.log``
+instead of the terminal, and TensorFlow's C++ log lines, which the kernel captures into cell
+outputs, are removed from the saved notebooks; a failing notebook names its log.
 The HTML pages load MathJax from the copy that the ``jupyter-server-mathjax`` package installs,
 linked as ``build/notebooks/mathjax``, so the formulas render with no network.
 """
@@ -17,6 +18,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -64,6 +66,35 @@ def link_mathjax(dest: Path) -> str:
     return f"mathjax/{MATHJAX_ENTRY}"
 
 
+# TensorFlow's C++ logging (absl): "I0000 00:00:1796131504.970771   19607 port.cc:153] oneDNN ...", and the
+# line absl prints before its first message. The kernel captures them into the running cell's output.
+_NATIVE_LOG = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] .*"
+                         r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)$")
+
+
+def strip_native_logs(nb: nbformat.NotebookNode) -> int:
+    """Remove TensorFlow's C++ log lines from the notebook's stderr outputs; return how many were removed.
+
+    They say nothing about the lesson (start-up notices, a known harmless graph-attribute message),
+    and their timestamps would change the saved notebook on every run.
+    """
+    removed = 0
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = out.text.splitlines(keepends=True)
+                clean = [line for line in lines if not _NATIVE_LOG.match(line.rstrip("\n"))]
+                removed += len(lines) - len(clean)
+                if not "".join(clean).strip():
+                    continue
+                out.text = "".join(clean)
+            kept.append(out)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+    return removed
+
+
 def execute(path: Path, log: Path, timeout: int = 900) -> nbformat.NotebookNode:
     """Run one notebook top to bottom in its own folder and return it with its outputs.
 
@@ -77,6 +108,7 @@ def execute(path: Path, log: Path, timeout: int = 900) -> nbformat.NotebookNode:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute(stdout=sink, stderr=subprocess.STDOUT)
+    strip_native_logs(nb)
     return nb
 
 

@@ -21,3 +21,17 @@ def test_html_loads_mathjax_from_the_local_link(tmp_path):
 def test_notebooks_are_in_teaching_order():
     names = [p.name for p in runner.notebooks()]
     assert names == sorted(names) and names[0].startswith("00_")
+
+
+def test_tensorflow_native_log_lines_are_removed_and_other_stderr_kept():
+    logs = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+            "I0000 00:00:1796131504.970771   19607 port.cc:153] oneDNN custom operations are on.\n"
+            "E0000 00:00:1796131862.863118   23382 node_def_util.cc:682] NodeDef mentions attribute x\n")
+    cell = nbformat.v4.new_code_cell("x", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=logs),
+        nbformat.v4.new_output("stream", name="stderr", text=logs + "UserWarning: a real warning\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="I0000 printed on purpose by the lesson\n")])
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert runner.strip_native_logs(nb) == 6
+    assert [o.text for o in nb.cells[0].outputs] == ["UserWarning: a real warning\n",
+                                                     "I0000 printed on purpose by the lesson\n"]
