@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     },
     "03_verification_as_binary_classification": {"257", "100,000"},  # 2 x 128 weights + bias; notebook 04's largest K
     "04_face_recognition_system": set(),
-    "05_what_convnets_learn": {"1.1"},                      # SqueezeNet's version number
+    "05_what_convnets_learn": {"1.1", "07-49"},             # SqueezeNet's version; LFW's report number (UMass TR)
     "08_conv_1d_and_3d": {"60", "1.4", "18-28"},  # s per minute; 9 dilated taps x 8 samples; radius (0.18, 0.28)
 }
 
