@@ -149,7 +149,8 @@ def run_notebooks(paths: list[Path] | None = None, dest: Path | None = BUILD) ->
             nb = execute(path, log)
         except CellExecutionError as error:
             failed += 1
-            first = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()          # the traceback's colours
+            first = text.splitlines()[-1] if text else type(error).__name__
             print(f"[{i}/{len(paths)}] {path.name}: FAILED after {time.perf_counter() - start:.1f} s: {first} "
                   f"(kernel log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})", flush=True)
             continue
