@@ -35,3 +35,31 @@ def test_tensorflow_native_log_lines_are_removed_and_other_stderr_kept():
     assert runner.strip_native_logs(nb) == 6
     assert [o.text for o in nb.cells[0].outputs] == ["UserWarning: a real warning\n",
                                                      "I0000 printed on purpose by the lesson\n"]
+
+
+def test_run_prints_one_line_per_notebook_and_keeps_the_kernel_quiet(tmp_path, capfd):
+    source = ("import os, sys\n"
+              "os.write(2, b'I0000 00:00:1796131504.970771   19607 port.cc:153] oneDNN custom operations are on.\\n')\n"
+              "print('$x^2$ printed')")
+    path = tmp_path / "00_tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("$$ x^2 $$"),
+                                                   nbformat.v4.new_code_cell(source)]), path)
+    dest = tmp_path / "build"
+    assert runner.run_notebooks([path], dest=dest) == 0
+    captured = capfd.readouterr()
+    lines = captured.out.splitlines() + captured.err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("[1/1] 00_tiny.ipynb: ") and lines[1].startswith("1 of 1 ")
+    executed = nbformat.read(dest / "00_tiny.ipynb", as_version=4)
+    assert [o.text for o in executed.cells[1].outputs] == ["$x^2$ printed\n"]      # the C++ log line is gone
+    assert "mathjax/MathJax.js" in (dest / "00_tiny.html").read_text()
+    assert (dest / "logs" / "00_tiny.log").is_file()
+
+
+def test_a_failing_notebook_is_reported_in_one_line(tmp_path, capfd):
+    path = tmp_path / "01_broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('no such face')")]),
+                   path)
+    assert runner.run_notebooks([path], dest=tmp_path / "build") == 1
+    out = capfd.readouterr().out.splitlines()
+    assert out[0].startswith("[1/1] 01_broken.ipynb: FAILED") and "ValueError: no such face" in out[0]
+    assert "\x1b[" not in out[0]
