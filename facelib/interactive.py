@@ -55,8 +55,8 @@ def _png(fig: Figure) -> bytes:
 class _Control:
     """Shared parts: a figure, a text line and the box that shows them under the inputs."""
 
-    def __init__(self, inputs: Sequence[widgets.Widget], image_width: int | None = None):
-        self.image = widgets.Image(format="png", **({"width": str(image_width)} if image_width else {}))
+    def __init__(self, inputs: Sequence[widgets.Widget]):
+        self.image = widgets.Image(format="png")
         self.text = widgets.HTML()
         self.figure: Figure | None = None
         self.widget = widgets.VBox([*inputs, self.text, self.image])
@@ -64,6 +64,8 @@ class _Control:
     def _show(self, fig: Figure | None, message: str) -> None:
         self.figure = fig
         self.image.value = _png(fig) if fig is not None else b""
+        if fig is not None:   # shown at its own size in pixels, not stretched to the notebook's width
+            self.image.width = str(round(fig.get_figwidth() * fig.dpi))
         self.image.layout.display = None if fig is not None else "none"
         self.text.value = message
 
@@ -115,7 +117,7 @@ class TauExplorer(_Control):
     def redraw(self, tau: float) -> None:
         """Draw both histograms with a line at tau, and print the three rates at tau."""
         accuracy, far, frr = error_rates(self.distances, self.same, tau)
-        fig = Figure(figsize=(7, 3), dpi=72, layout="tight")
+        fig = Figure(figsize=(7, 3), dpi=100, layout="tight")
         ax = fig.add_subplot()
         ax.hist(self.distances[self.same], self.bins, alpha=0.6, label="same person")
         ax.hist(self.distances[~self.same], self.bins, alpha=0.6, label="different people")
@@ -259,7 +261,7 @@ class PhotoIdentifier(_Control):
         from facelib.images import load_image
 
         n = min(len(found.boxes), _MAX_FACES_DRAWN)
-        fig = Figure(figsize=(2.4 * (n + 1.5), 4.8), dpi=72, layout="constrained")
+        fig = Figure(figsize=(2.2 * (n + 1.5), 4.6), dpi=100, layout="constrained")
         grid = fig.add_gridspec(2, n + 1, width_ratios=[1.5] + [1] * n)
         ax = fig.add_subplot(grid[:, 0])
         ax.imshow(found.photo)
@@ -348,7 +350,7 @@ class StylePreview(_Control):
         self.steps = widgets.IntSlider(value=check_int("steps", steps, minimum=1), min=10, max=200, step=10,
                                        description="steps", continuous_update=False)
         super().__init__([widgets.HBox([self.photo, self.painting]), widgets.HBox([self.beta, self.steps]),
-                          self.layers], image_width=2 * self.size)
+                          self.layers])
         for control in (self.photo, self.painting, self.beta, self.layers, self.steps):
             control.observe(lambda change: self.redraw(), names="value")
         self.seconds: float | None = None
@@ -367,7 +369,7 @@ class StylePreview(_Control):
                                style_layers=list(self.layers.value), steps=self.steps.value,
                                extractor=self.extractor, progress=False)
         self.seconds = time.perf_counter() - start
-        fig = Figure(figsize=(4, 4 * result.image.shape[0] / result.image.shape[1]), dpi=72, layout="tight")
+        fig = Figure(figsize=(4, 4 * result.image.shape[0] / result.image.shape[1]), dpi=80, layout="tight")
         ax = fig.add_subplot()
         ax.imshow(result.image)
         ax.axis("off")
@@ -458,7 +460,7 @@ class FilterExplorer(_Control):
         peak = float(response.max())
         fires = response > 0.5 * peak if peak > 0 else np.zeros(len(response), bool)
 
-        fig = Figure(figsize=(11, 4.2), dpi=72, layout="constrained")
+        fig = Figure(figsize=(11, 4.2), dpi=90, layout="constrained")
         grid = fig.add_gridspec(2, 2, width_ratios=[1, 3])
         ax = fig.add_subplot(grid[:, 0])
         taps_ms = np.arange(kernel.shape[0]) * layer.dilation_rate[0] * 1000 / self.fs
