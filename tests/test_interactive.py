@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +240,24 @@ def test_filter_explorer_draws_the_kernel_and_where_it_fires():
     image = explorer.figure.axes[0].images[0]
     np.testing.assert_allclose(image.get_array(), np.asarray(model.layers[2].kernel)[:, :, 2].T)
     assert explorer.figure.axes[0].get_ylabel() == "input channel"
+
+
+# -- the committed notebooks -----------------------------------------------------------------------
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+CONTROLS = {"01": "TauExplorer", "04": "PhotoIdentifier", "07": "StylePreview", "08": "FilterExplorer"}
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem[:2])
+def test_committed_notebooks_keep_no_widget_views(path):
+    """GitHub and nbconvert would show "Error displaying widget" for a saved view without a kernel."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in nb["metadata"], f"{path.name} stores widget state in its metadata"
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
+                f"{path.name} saves a widget view; strip it (insert_widgets.py does)")
+    tagged = [c for c in nb["cells"] if "interactive" in c["metadata"].get("tags", [])]
+    if path.name[:2] in CONTROLS:
+        code = [c for c in tagged if c["cell_type"] == "code"]
+        assert len(code) == 1 and f"interactive.{CONTROLS[path.name[:2]]}(" in "".join(code[0]["source"])
+        assert not code[0]["outputs"]
