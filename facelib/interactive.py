@@ -380,6 +380,17 @@ class StylePreview(_Control):
 
 
 # -- 08: a learned Conv1D filter ------------------------------------------------------------------
+def _input_jump(model, layer_name: str) -> int:
+    """Samples of the input between two neighbouring positions of ``layer_name``'s input: the product
+    of the strides before it."""
+    jump = 1
+    for layer in model.layers:
+        if layer.name == layer_name:
+            return jump
+        jump *= layer.strides[0] if hasattr(layer, "strides") else 1
+    raise ValueError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}")
+
+
 def output_times(model, layer_name: str, n_samples: int, fs: float) -> np.ndarray:
     """Time (s) at the centre of each output position's receptive field, for a Sequential 1D model.
 
@@ -462,18 +473,19 @@ class FilterExplorer(_Control):
         fig = Figure(figsize=(11, 4.2), dpi=90, layout="constrained")
         grid = fig.add_gridspec(2, 2, width_ratios=[1, 3])
         ax = fig.add_subplot(grid[:, 0])
-        taps_ms = np.arange(kernel.shape[0]) * layer.dilation_rate[0] * 1000 / self.fs
+        spacing = layer.dilation_rate[0] * _input_jump(self.model, layer.name)   # input samples between taps
+        taps_ms = np.arange(kernel.shape[0]) * spacing * 1000 / self.fs
         if kernel.shape[1] == 1:
             ax.plot(taps_ms, kernel[:, 0], "o-")
             ax.axhline(0, color="grey", lw=0.5)
-            ax.set_xlabel("tap (ms)")
+            ax.set_xlabel("tap offset on the input (ms)")
             ax.set_ylabel("weight")
         else:
             lim = float(np.abs(kernel).max()) or 1.0
             shown = ax.imshow(kernel.T, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim,
                               extent=[taps_ms[0], taps_ms[-1], kernel.shape[1] - 0.5, -0.5])
             fig.colorbar(shown, ax=ax, label="weight")
-            ax.set_xlabel("tap (ms)")
+            ax.set_xlabel("tap offset on the input (ms)")
             ax.set_ylabel("input channel")
         ax.set_title(f"{layer.name}, filter {k}: kernel", fontsize=10)
         t = np.arange(len(self.signal)) / self.fs
@@ -490,8 +502,9 @@ class FilterExplorer(_Control):
         bottom.set_ylabel("response")
         if peak > 0:
             message = (f"<b>{layer.name}, filter {k}</b>: {kernel.shape[0]} taps x {kernel.shape[1]} input "
-                       f"channel{'s' * (kernel.shape[1] > 1)}; fires at {int(fires.sum())} of {len(response)} "
-                       f"positions, strongest at t = {times[int(response.argmax())]:.2f} s (response {peak:.3f})")
+                       f"channel{'s' * (kernel.shape[1] > 1)}, taps {spacing * 1000 / self.fs:g} ms apart; "
+                       f"fires at {int(fires.sum())} of {len(response)} positions, strongest at "
+                       f"t = {times[int(response.argmax())]:.2f} s (response {peak:.3f})")
         else:
             message = (f"<b>{layer.name}, filter {k}</b>: never fires on this signal (its response is "
                        "0 everywhere after the ReLU)")

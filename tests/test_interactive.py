@@ -232,13 +232,15 @@ def test_filter_explorer_draws_the_kernel_and_where_it_fires():
     response_line = explorer.figure.axes[2].lines[0]
     np.testing.assert_allclose(response_line.get_ydata(), reference, rtol=1e-4, atol=1e-5)
     fires = int((reference > 0.5 * reference.max()).sum())
-    assert f"fires at {fires} of 196 positions" in explorer.text.value
+    assert f"taps 10 ms apart; fires at {fires} of 196 positions" in explorer.text.value
     assert len(explorer.figure.axes[1].patches) == fires
 
     explorer.layer.value = model.layers[2].name                 # a deeper filter: 4 input channels
     assert explorer.filter.max == 2 and explorer.filter.value == 2
     image = explorer.figure.axes[0].images[0]
     np.testing.assert_allclose(image.get_array(), np.asarray(model.layers[2].kernel)[:, :, 2].T)
+    # its taps sit 4 input samples (40 ms) apart: after a stride-2 convolution and a 2-wide pooling
+    assert image.get_extent()[:2] == [0, 160] and "taps 40 ms apart" in explorer.text.value
     assert explorer.figure.axes[0].get_ylabel() == "input channel"
 
 
