@@ -159,6 +159,44 @@ def test_a_12_megapixel_photo_is_searched_at_the_working_size(door):
     assert found.names[int(np.argmax(found.recognised))] == "Serena_Williams" and found.recognised.any()
 
 
+# A phone photo through the upload path, in a fresh process whose peak resident memory (VmHWM, TensorFlow
+# included) is read from /proc: the notebook's budget is 4 GB in all, the upload may take at most 2 GiB.
+UPLOAD_CHILD = """
+import io, json, sys
+from pathlib import Path
+from PIL import Image
+import facelib
+facelib.quiet_tensorflow()
+from facelib import faces, interactive
+from facelib.database import FaceDatabase
+db = FaceDatabase()
+db.enroll("someone", faces.encode_faces([sys.argv[2]])[0])
+photo = Image.open(sys.argv[1]).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+data = io.BytesIO()
+photo.save(data, format="JPEG", quality=90)
+del photo
+control = interactive.PhotoIdentifier(db, {})
+control.show("phone.jpg", data.getvalue())
+hwm = [line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:")]
+print(json.dumps({"peak_mib": int(hwm[0].split()[1]) / 1024, "text": control.text.value}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux only)")
+def test_a_12_megapixel_upload_stays_within_2_gib(door):
+    import subprocess
+    import sys
+
+    _, gallery, _ = door
+    group = require_asset("group_photos") / "sample1.jpg"
+    done = subprocess.run([sys.executable, "-c", UPLOAD_CHILD, str(group), str(gallery["Tony_Blair"])],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "3 faces (2000 x 1500 px as searched)" in result["text"]
+    assert result["peak_mib"] < 2048, f"peak {result['peak_mib']:.0f} MiB"
+
+
 # -- 07: style preview -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def preview():
