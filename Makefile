@@ -8,7 +8,7 @@ FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),
 export FACELIB_MIRROR
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup assets run lab test unit notebooks assignments bench lint clean
+.PHONY: setup assets run lab test unit notebooks assignments bench lint clean test-browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ unit: setup
 notebooks: setup
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 \
 		--sanitize-with tests/nbval_sanitize.cfg notebooks/
+
+# Headless Chromium drives JupyterLab (notebooks 01 and 04); skips, saying how, without Debian's chromium.
+test-browser: assets
+	mkdir -p build/browser
+	$(PY) -m pytest -q -s -p no:cacheprovider tests/browser_jupyterlab.py
 
 assignments: setup
 	$(PY) -m facelib.classroom assignments
