@@ -104,7 +104,7 @@ def test_pyramid_up_is_dlibs_bilinear_resize():
 def test_resize_bilinear_against_direct_formula():
     rng = np.random.default_rng(1)
     src = rng.normal(size=(9, 13, 3)).astype(np.float32)
-    out = detector._resize_bilinear(src, 5, 7)
+    out = detector._resize_bilinear(src, np.empty((5, 7, 3), np.float32))
     for r, c in [(0, 0), (4, 6), (2, 3), (3, 1)]:
         y, x = r * 8 / 4, c * 12 / 6  # corners aligned: (rows-1)/(out_rows-1)
         t, lft = int(np.floor(y)), int(np.floor(x))
