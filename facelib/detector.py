@@ -27,7 +27,7 @@ dlib's ``rectangle``; they are whole numbers because dlib rounds them.
 Image sizes and memory
 ----------------------
 Memory and time grow with the pixels the pyramid is built on (the tiled pyramid holds about
-3.5 times the image's pixels as float32). Resampling works on bands of rows and the network
+3.6 times the image's pixels as float32). Resampling works on bands of rows and the network
 on overlapping horizontal strips, which gives the same scores as one pass (the strips
 overlap by the network's receptive field), so peak memory stays under 2 GB for every size
 :func:`detect` accepts:
