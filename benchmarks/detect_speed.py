@@ -76,7 +76,7 @@ def child(side: str, path: str, upsample: int, module: str | None) -> None:
         facelib.quiet_tensorflow()
         if module:  # another revision's detector.py, run against this facelib
             spec = importlib.util.spec_from_file_location("detector_under_test", module)
-            det = importlib.util.module_from_spec(spec)
+            det = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
             spec.loader.exec_module(det)
         else:
             det = detector
