@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +63,11 @@ def _scale_values(values: np.ndarray, floating: bool, label: str) -> np.ndarray:
     return np.round(values).astype(np.uint8)
 
 
-def _open(source, label: str) -> Image.Image:
+@contextmanager
+def _decoding(label: str):
+    """Turn Pillow's decoding errors into ImageErrors that say what was wrong and what to do."""
     try:
-        with Image.open(source, formats=FORMATS) as img:
-            img = ImageOps.exif_transpose(img)
-            img.load()
-            return img
+        yield
     except Image.DecompressionBombError as error:
         raise ImageError(f"{label} is too large to decode safely ({error}). Resize it below "
                          f"{Image.MAX_IMAGE_PIXELS:,} pixels, or raise PIL.Image.MAX_IMAGE_PIXELS "
@@ -78,6 +78,28 @@ def _open(source, label: str) -> Image.Image:
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"{label} could not be decoded ({error}); the file may be truncated or "
                          "corrupt. Save it again or use another copy.") from error
+
+
+def _read(source, label: str, mode: str) -> np.ndarray:
+    """Decode a file and convert it to pixels while it is open: one decoded copy, one array."""
+    with _decoding(label):
+        img = Image.open(source, formats=FORMATS)
+    with img:
+        with _decoding(label):
+            img.load()
+            ImageOps.exif_transpose(img, in_place=True)
+        return _pixels(img, mode, label)
+
+
+def _pixels(img: Image.Image, mode: str, label: str) -> np.ndarray:
+    """A decoded image as a uint8 array in ``mode``; no conversion copy when it is in ``mode`` already."""
+    img = _to_8bit(img, label)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA").convert("RGB")
+    try:
+        return np.asarray(img if img.mode == mode else img.convert(mode))
+    except (OSError, ValueError) as error:
+        raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
 
 
 def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
@@ -126,24 +148,16 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     if isinstance(source, np.ndarray):
         return _from_array(source, mode)
     if isinstance(source, Image.Image):
-        img, label = source, "the PIL image"
-    elif isinstance(source, (bytes, bytearray)):
+        return _pixels(source, mode, "the PIL image")
+    if isinstance(source, (bytes, bytearray)):
         if not source:
             raise ImageError("the image bytes are empty.")
-        img, label = _open(io.BytesIO(source), "the image bytes"), "the image bytes"
-    elif isinstance(source, (str, os.PathLike)):
+        return _read(io.BytesIO(source), "the image bytes", mode)
+    if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"{path} does not exist or is not a file.")
         if path.stat().st_size == 0:
             raise ImageError(f"{path} is empty (0 bytes).")
-        img, label = _open(path, str(path)), str(path)
-    else:
-        raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
-    img = _to_8bit(img, label)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA").convert("RGB")
-    try:
-        return np.asarray(img.convert(mode))
-    except (OSError, ValueError) as error:
-        raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
+        return _read(path, str(path), mode)
+    raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")

@@ -138,3 +138,10 @@ def test_float_tiff_out_of_range_is_refused_naming_the_file(tmp_path, value, mes
     assert "odd.tif" in str(error.value)
     with pytest.raises(ImageError, match=message):
         load_image(values)
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show the picture rotated 90 degrees clockwise
+    path = _save(tmp_path, Image.fromarray(RGB), "turned.png", exif=exif)
+    np.testing.assert_array_equal(load_image(path), np.rot90(RGB, k=-1))
