@@ -150,6 +150,13 @@ def test_keras_model_is_plain_convolutions():
 
 
 # -- large photos: bounded memory, faces still found at full-resolution places ---------------------
+def test_receptive_rows_by_hand():
+    # back from the output: 9x9 "same" (+-4), three 5x5 "same" (+-2 each): rows r-10..r+10 of the
+    # last stride-2 output; three valid 5x5 stride-2 convs map [q0, q1] to [2 q0, 2 q1 + 4]:
+    # [2(r-10), 2(r+10)+4] -> [4r-40, 4r+52] -> [8r-80, 8r+108]
+    assert detector._receptive_rows(detector._default_detector().model) == (8, -80, 108)
+
+
 def test_strips_give_the_same_scores_as_one_pass(asset_dir, monkeypatch):
     image = np.ascontiguousarray(load_image(asset_dir("group_photos") / "sample3.jpg")[::2, ::2])
     whole, rects = detector._default_detector().score_map(image)
