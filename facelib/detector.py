@@ -511,8 +511,8 @@ class FaceDetector:
                 allowed = max(u for u in range(upsample) if _upsampled_pixels(rows, cols, u) <= MAX_UPSAMPLED_PIXELS)
                 raise ImageTooLargeError(
                     f"upsample={upsample} would enlarge the {cols}x{rows} image to {searched / 1e6:.1f} MP; "
-                    f"the detector searches at most {MAX_UPSAMPLED_PIXELS / 1e6:.1f} MP (2048x2048 upsampled "
-                    f"once), since its memory and time grow with the searched pixels. Use upsample={allowed}, "
+                    f"the detector searches at most {MAX_UPSAMPLED_PIXELS / 1e6:.1f} MP (4096x4096), since its "
+                    f"memory and time grow with the searched pixels. Use upsample={allowed}, "
                     "or crop the region with the small faces and upsample that.")
             return self._detect(pixels, upsample, threshold)
         if upsample > 1:
