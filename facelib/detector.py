@@ -24,6 +24,28 @@ steps, each done here the way dlib does it, so that the boxes match dlib's:
 Boxes are ``(left, top, right, bottom)`` in pixels with right and bottom inclusive, as
 dlib's ``rectangle``; they are whole numbers because dlib rounds them.
 
+Image sizes and memory
+----------------------
+Memory and time grow with the pixels the pyramid is built on (the tiled pyramid holds about
+3.6 times the image's pixels as float32). Resampling works on bands of rows and the network
+on overlapping horizontal strips, which gives the same scores as one pass (the strips
+overlap by the network's receptive field), so peak memory stays under 2 GB for every size
+:func:`detect` accepts:
+
+=================================================  ===============================================
+image (``H x W`` pixels)                           what :func:`detect` does
+=================================================  ===============================================
+upsampled once, at most ``MAX_UPSAMPLED_PIXELS``   exactly dlib (same boxes): ``upsample`` times
+(``2^24``, 4096x4096; so up to about 2048x2048)    :math:`2\\times`, refused when that would exceed
+                                                   ``MAX_UPSAMPLED_PIXELS``
+larger, up to ``WORK_PIXELS`` (``2^22``)           exactly dlib without upsampling
+larger, up to ``MAX_PIXELS`` (100 MP)              searched on a bilinear copy of ``WORK_PIXELS``
+                                                   pixels, boxes scaled back; ``upsample`` over 1
+                                                   refused (faces of about 70 px in the copy are
+                                                   found: 120 px in a 12 MP photo)
+over ``MAX_PIXELS``                                refused (:class:`~facelib.images.ImageTooLargeError`)
+=================================================  ===============================================
+
 References
 ----------
 D. E. King, "Max-Margin Object Detection", arXiv:1502.00046, 2015.
@@ -39,16 +61,24 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from PIL import Image
 
 from facelib import assets, dlibfmt
-from facelib.images import load_image
+from facelib.images import ImageTooLargeError, load_image
+from facelib.validation import check_float, check_int
 
-__all__ = ["MODEL_FILE", "FaceDetector", "build_model", "detect"]
+__all__ = ["MAX_PIXELS", "MAX_UPSAMPLED_PIXELS", "MODEL_FILE", "WORK_PIXELS", "FaceDetector", "build_model",
+           "detect"]
 
 MODEL_FILE = "mmod_human_face_detector.dat"
 _PYRAMID_RATE = 5.0 / 6.0  # dlib's pyramid_down<6>: each level is (6-1)/6 of the last
 _MIN_LEVEL_HEIGHT = 5  # dlib stops the tiled pyramid below 5 rows
 _PIXEL_SCALE = 256.0  # dlib divides (pixel - channel mean) by 256
+MAX_PIXELS = 100_000_000  # larger images are refused
+MAX_UPSAMPLED_PIXELS = 1 << 24  # 4096x4096: the most pixels the pyramid is built on
+WORK_PIXELS = MAX_UPSAMPLED_PIXELS // 4  # 2048x2048: larger photos are searched on a copy this size
+_BAND_PIXELS = 1 << 20  # resampling works on bands of rows of about this many output pixels
+_STRIP_PIXELS = 1 << 22  # the network runs on strips of at most about this many tiled-image pixels
 
 
 # -- the network ------------------------------------------------------------------------------
@@ -130,7 +160,8 @@ def _pyramid_up(image: np.ndarray) -> np.ndarray:
 
     dlib maps the image rectangle up with :math:`p \\mapsto 2(p + (1.25, 0.75))` and
     resizes into it (corners aligned). Like dlib's SSE code, columns are interpolated in
-    float32 four at a time and truncated; the last few columns use float64.
+    float32 four at a time and truncated; the last few columns use float64. Output rows are
+    made in bands of about ``_BAND_PIXELS`` pixels, so the float copies stay small.
     """
     h, w = image.shape[:2]
     out_h, out_w = 2 * h + 1, 2 * w + 2
@@ -152,29 +183,45 @@ def _pyramid_up(image: np.ndarray) -> np.ndarray:
     x_f = lane_x.reshape(-1)[:simd_cols]
     left_f = left_simd.reshape(-1)[:simd_cols]
     lr_f = (x_f - left_f.astype(np.float32)).astype(np.float32)
-    src = image.astype(np.float32)
+    lr, ilr = lr_f[None, :, None], (np.float32(1) - lr_f)[None, :, None]
+    right_f = left_f + 1
+    # the remaining columns, in float64: x = -scale + c*scale, then += scale
+    n = out_w - simd_cols
+    x = np.cumsum(np.r_[-x_scale + simd_cols * x_scale, np.full(n, x_scale)])[1:]
+    left = np.floor(x).astype(np.int64)
+    right = np.minimum(left + 1, w - 1)
+    lr64 = (x - left)[None, :, None]
     out = np.empty((out_h, out_w, 3), dtype=np.uint8)
-    if simd_cols:
-        tbf, itbf = tb.astype(np.float32)[:, None, None], (1 - tb).astype(np.float32)[:, None, None]
-        lr, ilr = lr_f[None, :, None], (np.float32(1) - lr_f)[None, :, None]
-        right_f = left_f + 1
-        upper, lower = src[top], src[bottom]
-        acc = (itbf * ilr) * upper[:, left_f] + (itbf * lr) * upper[:, right_f]
-        acc += (tbf * ilr) * lower[:, left_f]
-        acc += (tbf * lr) * lower[:, right_f]
-        out[:, :simd_cols] = acc.astype(np.int32).astype(np.uint8)
-    if simd_cols < out_w:  # the remaining columns, in float64: x = -scale + c*scale, then += scale
-        n = out_w - simd_cols
-        x = np.cumsum(np.r_[-x_scale + simd_cols * x_scale, np.full(n, x_scale)])[1:]
-        left = np.floor(x).astype(np.int64)
-        right = np.minimum(left + 1, w - 1)
-        lr = (x - left)[None, :, None]
-        tbd = tb[:, None, None]
-        img64 = image.astype(np.float64)
-        upper = (1 - lr) * img64[top][:, left] + lr * img64[top][:, right]
-        lower = (1 - lr) * img64[bottom][:, left] + lr * img64[bottom][:, right]
-        out[:, simd_cols:] = np.trunc((1 - tbd) * upper + tbd * lower).astype(np.uint8)
+    for a, b in _bands(out_h, out_w):
+        t, bt = top[a:b], bottom[a:b]
+        if simd_cols:
+            tbf = tb[a:b].astype(np.float32)[:, None, None]
+            itbf = (1 - tb[a:b]).astype(np.float32)[:, None, None]
+            upper, lower = image[t].astype(np.float32), image[bt].astype(np.float32)
+            acc = (itbf * ilr) * upper[:, left_f] + (itbf * lr) * upper[:, right_f]
+            acc += (tbf * ilr) * lower[:, left_f]
+            acc += (tbf * lr) * lower[:, right_f]
+            out[a:b, :simd_cols] = acc.astype(np.int32).astype(np.uint8)
+        if n:
+            tbd = tb[a:b, None, None]
+            img_t, img_b = image[t].astype(np.float64), image[bt].astype(np.float64)
+            upper = (1 - lr64) * img_t[:, left] + lr64 * img_t[:, right]
+            lower = (1 - lr64) * img_b[:, left] + lr64 * img_b[:, right]
+            out[a:b, simd_cols:] = np.trunc((1 - tbd) * upper + tbd * lower).astype(np.uint8)
     return out
+
+
+def _bands(rows: int, cols: int) -> list[tuple[int, int]]:
+    """Row ranges [a, b) of about ``_BAND_PIXELS`` pixels each that cover ``rows`` rows."""
+    step = max(1, _BAND_PIXELS // max(cols, 1))
+    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
+
+
+def _upsampled_pixels(rows: int, cols: int, upsample: int) -> int:
+    """Pixels of a rows x cols image after ``upsample`` steps of :func:`_pyramid_up`."""
+    for _ in range(upsample):
+        rows, cols = 2 * rows + 1, 2 * cols + 2
+    return rows * cols
 
 
 def _pyramid_rects(rows: int, cols: int, padding: int, outer: int) -> tuple[list[tuple], int, int]:
@@ -222,26 +269,30 @@ def _pyramid_rects(rows: int, cols: int, padding: int, outer: int) -> tuple[list
     return rects, out_rows, out_cols
 
 
-def _resize_bilinear(src: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """dlib's float ``resize_image``: corner-aligned bilinear interpolation in float64.
+def _resize_bilinear(src: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """dlib's float ``resize_image`` of ``src`` into ``out``: corner-aligned bilinear, in float64.
 
     Per output pixel, :math:`(1-t)\\,[(1-l)\\,a + l\\,b] + t\\,[(1-l)\\,c + l\\,d]` over the
-    four nearest source pixels; the horizontal blends are shared by all output rows.
+    four nearest source pixels; the horizontal blends are shared by the output rows of a band.
     """
     h, w = src.shape[:2]
+    rows, cols, channels = out.shape
     ys, xs = (h - 1) / max(rows - 1, 1), (w - 1) / max(cols - 1, 1)
     y = np.cumsum(np.r_[-ys, np.full(rows, ys)])[1:]  # dlib accumulates y += scale
     x = np.cumsum(np.r_[-xs, np.full(cols, xs)])[1:]
     top, left = np.floor(y).astype(np.int64), np.floor(x).astype(np.int64)
     bottom, right = np.minimum(top + 1, h - 1), np.minimum(left + 1, w - 1)
-    channels = src.shape[2]
-    flat = src.astype(np.float64).reshape(h, w * channels)  # gathers along one axis are fastest
     lr = np.repeat(x - left, channels)
     lanes = np.arange(channels)
-    across = ((1 - lr) * np.take(flat, (left[:, None] * channels + lanes).ravel(), axis=1)
-              + lr * np.take(flat, (right[:, None] * channels + lanes).ravel(), axis=1))  # (h, cols*C)
-    tb = (y - top)[:, None]
-    return ((1 - tb) * across[top] + tb * across[bottom]).astype(np.float32).reshape(rows, cols, channels)
+    left_idx, right_idx = (left[:, None] * channels + lanes).ravel(), (right[:, None] * channels + lanes).ravel()
+    for a, b in _bands(rows, cols):
+        lo, hi = top[a], bottom[b - 1] + 1
+        flat = src[lo:hi].astype(np.float64).reshape(hi - lo, w * channels)  # gathers along one axis are fastest
+        across = (1 - lr) * np.take(flat, left_idx, axis=1) + lr * np.take(flat, right_idx, axis=1)  # (rows, cols*C)
+        tb = (y[a:b] - top[a:b])[:, None]
+        blend = (1 - tb) * across[top[a:b] - lo] + tb * across[bottom[a:b] - lo]
+        out[a:b] = blend.astype(np.float32).reshape(b - a, cols, channels)
+    return out
 
 
 def _tiled_pyramid(image: np.ndarray, avg: np.ndarray, padding: int, outer: int):
@@ -251,9 +302,12 @@ def _tiled_pyramid(image: np.ndarray, avg: np.ndarray, padding: int, outer: int)
     if not rects:
         return tiled, rects
     l0, t0, r0, b0 = rects[0]
-    tiled[t0:b0 + 1, l0:r0 + 1] = (image.astype(np.float32) - avg) / np.float32(_PIXEL_SCALE)
+    level = tiled[t0:b0 + 1, l0:r0 + 1]
+    level[...] = image  # (x - mu) / 256 in float32, in place
+    level -= avg
+    level /= np.float32(_PIXEL_SCALE)
     for (pl, pt, pr, pb), (l, t, r, b) in zip(rects[:-1], rects[1:], strict=True):
-        tiled[t:b + 1, l:r + 1] = _resize_bilinear(tiled[pt:pb + 1, pl:pr + 1], b - t + 1, r - l + 1)
+        _resize_bilinear(tiled[pt:pb + 1, pl:pr + 1], tiled[t:b + 1, l:r + 1])
     return tiled, rects
 
 
@@ -285,6 +339,26 @@ def _overlaps(kept: np.ndarray, box: np.ndarray, hull_thresh: float, covered_thr
     hits = (inner > 0) & ((inner / hull > hull_thresh) | (inner / area(kept) > covered_thresh)
                           | (inner / area(box) > covered_thresh))
     return bool(hits.any())
+
+
+def _receptive_rows(model: keras.Model) -> tuple[int, int, int]:
+    """(J, lo, hi): output row r of ``model`` depends on input rows J r + lo to J r + hi only.
+
+    Walking back from the output, a convolution of size k, stride s and padding p maps rows
+    [J r + lo, J r + hi] of its output to rows [s (J r + lo) - p, s (J r + hi) - p + k - 1]
+    of its input.
+    """
+    stride, lo, hi = 1, 0, 0
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.Conv2D):
+            k, s = layer.kernel_size[0], layer.strides[0]
+            p = (k - 1) // 2 if layer.padding == "same" else 0
+        elif isinstance(layer, keras.layers.ZeroPadding2D):
+            k, s, p = 1, 1, layer.padding[0][0]
+        else:
+            continue
+        stride, lo, hi = stride * s, s * lo - p, s * hi - p + k - 1
+    return stride, lo, hi
 
 
 @dataclass(frozen=True)
@@ -370,19 +444,40 @@ class FaceDetector:
                 rows, cols = (rows - size) // stride + 1, (cols - size) // stride + 1
         if rows <= 0 or cols <= 0 or not rects:
             return np.zeros((0, 0), dtype=np.float32), rects
-        return np.asarray(self.model(tiled[None], training=False))[0, :, :, 0], rects
+        if tiled.shape[0] * tiled.shape[1] <= _STRIP_PIXELS:
+            return np.asarray(self.model(tiled[None], training=False))[0, :, :, 0], rects
+        # Run the network on horizontal strips that overlap by its receptive field, keeping
+        # from each strip only output rows whose whole field lies inside it: the same scores
+        # as one run on the whole image, in bounded memory.
+        stride, lo, hi = _receptive_rows(self.model)
+        step = max(1, (_STRIP_PIXELS // tiled.shape[1] - (hi - lo)) // stride)
+        parts = []
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            first = max(0, stride * r0 + lo) // stride  # first input row / stride
+            end = min(tiled.shape[0], stride * (r1 - 1) + hi + 1)
+            strip = np.asarray(self.model(tiled[None, stride * first:end], training=False))[0, :, :, 0]
+            parts.append(strip[r0 - first:r1 - first])
+        return np.concatenate(parts), rects
 
     def detect(self, image, upsample: int = 1, threshold: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Face boxes and scores, best first, as dlib's ``cnn_face_detection_model_v1``.
+
+        Small images (up to about 2048x2048, see the module's table of limits) are searched
+        exactly as dlib does, so the boxes are dlib's. Larger photos are not upsampled and
+        are searched on a copy of at most :data:`WORK_PIXELS` pixels; the boxes are mapped
+        back to the full image (faces from about 70 px in that copy are found, e.g. from
+        about 120 px in a 12 MP photo).
 
         Parameters
         ----------
         image : array or path
             An RGB (H, W, 3) or greyscale image, uint8 (anything
-            :func:`facelib.images.load_image` accepts).
+            :func:`facelib.images.load_image` accepts), with at most :data:`MAX_PIXELS` pixels.
         upsample : int
-            How many times to enlarge the image 2x first (finds faces down to ~40 px at 1,
-            ~20 px at 2; each step costs ~4x the time).
+            How many times to enlarge a small image 2x first (finds faces down to ~40 px at
+            1, ~20 px at 2; each step costs ~4x the time). Large photos are never enlarged:
+            0 and 1 search them alike, more is refused.
         threshold : float
             Keep windows scoring above this; dlib's default is 0. Lower finds more faces
             and more false alarms.
@@ -393,14 +488,53 @@ class FaceDetector:
             ``(left, top, right, bottom)`` in image pixels, right/bottom inclusive.
         scores : ndarray of float64, shape (N,)
             Detection scores, decreasing.
+
+        Raises
+        ------
+        facelib.images.ImageTooLargeError
+            For an image over :data:`MAX_PIXELS`, or an ``upsample`` that would make the
+            searched image larger than :data:`MAX_UPSAMPLED_PIXELS`; the message says the
+            limit and why.
         """
-        if isinstance(upsample, bool) or not isinstance(upsample, (int, np.integer)) or upsample < 0:
-            raise ValueError(f"upsample must be a non-negative integer, got {upsample!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
-                or not math.isfinite(threshold):
-            raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        upsample = check_int("upsample", upsample, minimum=0)
+        threshold = check_float("threshold", threshold)
         pixels = load_image(image, mode="RGB")
-        for _ in range(int(upsample)):
+        rows, cols = pixels.shape[:2]
+        if rows * cols > MAX_PIXELS:
+            raise ImageTooLargeError(
+                f"the image has {cols}x{rows} = {rows * cols / 1e6:.1f} MP; face detection accepts at most "
+                f"{MAX_PIXELS / 1e6:.0f} MP, so that the photo, its working copy and the network fit in "
+                "2 GB of memory. Downscale or crop it first.")
+        if _upsampled_pixels(rows, cols, 1) <= MAX_UPSAMPLED_PIXELS:  # a small image: exactly dlib
+            searched = _upsampled_pixels(rows, cols, upsample)
+            if searched > MAX_UPSAMPLED_PIXELS:
+                allowed = max(u for u in range(upsample) if _upsampled_pixels(rows, cols, u) <= MAX_UPSAMPLED_PIXELS)
+                raise ImageTooLargeError(
+                    f"upsample={upsample} would enlarge the {cols}x{rows} image to {searched / 1e6:.1f} MP; "
+                    f"the detector searches at most {MAX_UPSAMPLED_PIXELS / 1e6:.1f} MP (4096x4096), since its "
+                    f"memory and time grow with the searched pixels. Use upsample={allowed}, "
+                    "or crop the region with the small faces and upsample that.")
+            return self._detect(pixels, upsample, threshold)
+        if upsample > 1:
+            raise ImageTooLargeError(
+                f"upsample={upsample} is refused for a {cols}x{rows} photo: photos over "
+                f"{MAX_UPSAMPLED_PIXELS / 4e6:.1f} MP are never enlarged (upsample 0 and 1 search them "
+                f"alike, on a {WORK_PIXELS / 1e6:.1f} MP copy), since the enlarged photo would need far "
+                "more than 2 GB of memory. Crop the region with the small faces and upsample that.")
+        if rows * cols <= WORK_PIXELS:
+            return self._detect(pixels, 0, threshold)
+        scale = math.sqrt(WORK_PIXELS / (rows * cols))
+        size = (max(1, math.floor(cols * scale)), max(1, math.floor(rows * scale)))
+        small = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+        boxes, scores = self._detect(small, 0, threshold)
+        # pixel edges scale by cols / size[0] (rows / size[1]); right/bottom are inclusive
+        factor = np.array([cols / size[0], rows / size[1]] * 2)
+        edges = (boxes + [0, 0, 1, 1]) * factor - [0, 0, 1, 1]
+        return _round(edges), scores
+
+    def _detect(self, pixels: np.ndarray, upsample: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """dlib's detection on uint8 RGB ``pixels``: upsample, tiled pyramid, network, boxes."""
+        for _ in range(upsample):
             pixels = _pyramid_up(pixels)
         scores, rects = self.score_map(pixels)
         rows, cols = np.nonzero(scores > threshold)
@@ -425,7 +559,7 @@ class FaceDetector:
             if not _overlaps(boxes[kept], boxes[i], o.hull_thresh, o.covered_thresh):
                 kept.append(i)
         boxes, values = boxes[kept], values[kept]
-        for _ in range(int(upsample)):  # back through pyramid_down<2>: p / 2 - (1.25, 0.75)
+        for _ in range(upsample):  # back through pyramid_down<2>: p / 2 - (1.25, 0.75)
             boxes = boxes / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
         return _round(boxes), values
 

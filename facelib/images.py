@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from facelib.errors import FacelibError
 
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 _MODES = ("RGB", "L")
@@ -20,28 +23,51 @@ _MODES = ("RGB", "L")
 FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "TIFF", "WEBP")
 
 
-class ImageError(ValueError):
+class ImageError(FacelibError, ValueError):
     """An image could not be read or has an unusable shape, type or value."""
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
-    """Scale 16- and 32-bit greyscale images to 8 bits (Pillow would clip, not scale)."""
+class ImageTooLargeError(ImageError):
+    """An image (or the size a computation would enlarge it to) is over a documented limit."""
+
+
+def _to_8bit(img: Image.Image, label: str) -> Image.Image:
+    """Scale 16- and 32-bit greyscale images to 8 bits (Pillow would clip, not scale).
+
+    Integer images are scaled by 65535 (16-bit, or 32-bit with values above 255); float
+    images (mode ``F``) follow the same rule as float arrays, :func:`_scale_values`.
+    """
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         values = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
         return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode == "F":
-        values = np.asarray(img, dtype=np.float64)
-        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), "L")
+        return Image.fromarray(_scale_values(np.asarray(img, dtype=np.float64), True, label), "L")
     return img
 
 
-def _open(source, label: str) -> Image.Image:
+def _scale_values(values: np.ndarray, floating: bool, label: str) -> np.ndarray:
+    """Pixel values as uint8, one rule for arrays and float image files.
+
+    Floats in [0, 1] are scaled, :math:`v' = \\mathrm{round}(255 v)`; other values must lie
+    in [0, 255] and are rounded, :math:`v' = \\mathrm{round}(v)`.
+    """
+    if not np.all(np.isfinite(values)):
+        raise ImageError(f"{label} contains NaN or infinite values; clean it before use.")
+    low, high = values.min(initial=0), values.max(initial=0)
+    if floating and low >= 0 and high <= 1.0:
+        values = values * 255.0  # floats in [0, 1]
+    elif low < 0 or high > 255:
+        raise ImageError(f"{label} values must lie in [0, 255] (or [0, 1] for floats); got "
+                         f"[{values.min():.4g}, {values.max():.4g}].")
+    return np.round(values).astype(np.uint8)
+
+
+@contextmanager
+def _decoding(label: str):
+    """Turn Pillow's decoding errors into ImageErrors that say what was wrong and what to do."""
     try:
-        with Image.open(source, formats=FORMATS) as img:
-            img = ImageOps.exif_transpose(img)
-            img.load()
-            return img
+        yield
     except Image.DecompressionBombError as error:
         raise ImageError(f"{label} is too large to decode safely ({error}). Resize it below "
                          f"{Image.MAX_IMAGE_PIXELS:,} pixels, or raise PIL.Image.MAX_IMAGE_PIXELS "
@@ -54,6 +80,28 @@ def _open(source, label: str) -> Image.Image:
                          "corrupt. Save it again or use another copy.") from error
 
 
+def _read(source, label: str, mode: str) -> np.ndarray:
+    """Decode a file and convert it to pixels while it is open: one decoded copy, one array."""
+    with _decoding(label):
+        img = Image.open(source, formats=FORMATS)
+    with img:
+        with _decoding(label):
+            img.load()
+            ImageOps.exif_transpose(img, in_place=True)
+        return _pixels(img, mode, label)
+
+
+def _pixels(img: Image.Image, mode: str, label: str) -> np.ndarray:
+    """A decoded image as a uint8 array in ``mode``; no conversion copy when it is in ``mode`` already."""
+    img = _to_8bit(img, label)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA").convert("RGB")
+    try:
+        return np.asarray(img if img.mode == mode else img.convert(mode))
+    except (OSError, ValueError) as error:
+        raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
+
+
 def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
         raise ImageError(f"image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
@@ -63,16 +111,7 @@ def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        values = array.astype(np.float64)
-        if not np.all(np.isfinite(values)):
-            raise ImageError("image array contains NaN or infinite values; clean it before use.")
-        is_unit_float = np.issubdtype(array.dtype, np.floating) and 0 <= values.min(initial=0)
-        if is_unit_float and values.max(initial=0) <= 1.0:
-            values = values * 255.0  # floats in [0, 1]
-        if values.min(initial=0) < 0 or values.max(initial=0) > 255:
-            raise ImageError(f"image values must lie in [0, 255] (or [0, 1] for floats); got "
-                             f"[{values.min():.4g}, {values.max():.4g}].")
-        pixels = np.round(values).astype(np.uint8)
+        pixels = _scale_values(array.astype(np.float64), np.issubdtype(array.dtype, np.floating), "image array")
     else:
         raise ImageError(f"image array has unsupported dtype {array.dtype}; use uint8 or float.")
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
@@ -109,24 +148,16 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     if isinstance(source, np.ndarray):
         return _from_array(source, mode)
     if isinstance(source, Image.Image):
-        img, label = source, "the PIL image"
-    elif isinstance(source, (bytes, bytearray)):
+        return _pixels(source, mode, "the PIL image")
+    if isinstance(source, (bytes, bytearray)):
         if not source:
             raise ImageError("the image bytes are empty.")
-        img, label = _open(io.BytesIO(source), "the image bytes"), "the image bytes"
-    elif isinstance(source, (str, os.PathLike)):
+        return _read(io.BytesIO(source), "the image bytes", mode)
+    if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"{path} does not exist or is not a file.")
         if path.stat().st_size == 0:
             raise ImageError(f"{path} is empty (0 bytes).")
-        img, label = _open(path, str(path)), str(path)
-    else:
-        raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
-    img = _to_8bit(img)
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA").convert("RGB")
-    try:
-        return np.asarray(img.convert(mode))
-    except (OSError, ValueError) as error:
-        raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
+        return _read(path, str(path), mode)
+    raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")

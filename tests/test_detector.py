@@ -10,7 +10,8 @@ import pytest
 import skimage.data
 
 from facelib import detector, dlibfmt
-from facelib.images import ImageError, load_image
+from facelib.errors import FacelibError
+from facelib.images import ImageError, ImageTooLargeError, load_image
 
 dlib = pytest.importorskip("dlib")
 
@@ -104,7 +105,7 @@ def test_pyramid_up_is_dlibs_bilinear_resize():
 def test_resize_bilinear_against_direct_formula():
     rng = np.random.default_rng(1)
     src = rng.normal(size=(9, 13, 3)).astype(np.float32)
-    out = detector._resize_bilinear(src, 5, 7)
+    out = detector._resize_bilinear(src, np.empty((5, 7, 3), np.float32))
     for r, c in [(0, 0), (4, 6), (2, 3), (3, 1)]:
         y, x = r * 8 / 4, c * 12 / 6  # corners aligned: (rows-1)/(out_rows-1)
         t, lft = int(np.floor(y)), int(np.floor(x))
@@ -146,6 +147,79 @@ def test_keras_model_is_plain_convolutions():
     convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
     assert [layer.filters for layer in convs] == [16, 32, 32, 45, 45, 45, 1]
     assert not [layer for layer in model.layers if "Lambda" in layer.__class__.__name__]
+
+
+# -- large photos: bounded memory, faces still found at full-resolution places ---------------------
+def test_receptive_rows_by_hand():
+    # back from the output: 9x9 "same" (+-4), three 5x5 "same" (+-2 each): rows r-10..r+10 of the
+    # last stride-2 output; three valid 5x5 stride-2 convs map [q0, q1] to [2 q0, 2 q1 + 4]:
+    # [2(r-10), 2(r+10)+4] -> [4r-40, 4r+52] -> [8r-80, 8r+108]
+    assert detector._receptive_rows(detector._default_detector().model) == (8, -80, 108)
+
+
+def test_strips_give_the_same_scores_as_one_pass(asset_dir, monkeypatch):
+    image = np.ascontiguousarray(load_image(asset_dir("group_photos") / "sample3.jpg")[::2, ::2])
+    whole, rects = detector._default_detector().score_map(image)
+    monkeypatch.setattr(detector, "_STRIP_PIXELS", 1 << 17)  # ~20 strips of ~130 rows, 188 of them shared
+    strips, strip_rects = detector._default_detector().score_map(image)
+    assert strip_rects == rects and strips.shape == whole.shape
+    np.testing.assert_allclose(strips, whole, atol=1e-5)
+
+
+def test_banded_resampling_is_identical(monkeypatch):
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (61, 47, 3), dtype=np.uint8)
+    src = rng.normal(size=(61, 47, 3)).astype(np.float32)
+    up, resized = detector._pyramid_up(image), detector._resize_bilinear(src, np.empty((50, 39, 3), np.float32))
+    monkeypatch.setattr(detector, "_BAND_PIXELS", 200)  # bands of 2-4 rows
+    np.testing.assert_array_equal(detector._pyramid_up(image), up)
+    np.testing.assert_array_equal(detector._resize_bilinear(src, np.empty((50, 39, 3), np.float32)), resized)
+
+
+def _group_composite(group_photos: Path, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three rows of three group photos, each resized to ``width`` columns, and where their faces are.
+
+    The expected boxes are found on one resized copy of each photo (exactly as dlib would) and
+    moved to its places in the composite.
+    """
+    from PIL import Image
+
+    tiles, expected, top = [], [], 0
+    for name in ["sample1.jpg", "sample3.jpg", "sample1.jpg"]:
+        photo = Image.open(group_photos / name).convert("RGB")
+        tile = np.asarray(photo.resize((width, round(photo.height * width / photo.width)), Image.Resampling.LANCZOS))
+        boxes, _ = detector.detect(tile, upsample=0)
+        expected += [boxes + [left, top, left, top] for left in range(0, 3 * width, width)]
+        tiles.append(np.concatenate([tile] * 3, axis=1))
+        top += tile.shape[0]
+    return np.concatenate(tiles), np.concatenate(expected)
+
+
+def test_faces_of_140px_in_a_12mp_photo_are_found_in_place(asset_dir):
+    photo, expected = _group_composite(asset_dir("group_photos"), 1400)
+    assert photo.shape[0] * photo.shape[1] > 11.9e6 and len(expected) == 27
+    widths = expected[:, 2] - expected[:, 0] + 1
+    assert 120 <= widths.min() and widths.max() <= 170  # faces of about 140 px
+    boxes, scores = detector.detect(photo)  # default upsample=1: a large photo is not enlarged
+    assert len(boxes) == len(expected) and np.all(np.diff(scores) <= 0)
+    best = _iou(expected, boxes)
+    assert best.max(axis=1).min() >= 0.6, "a face was missed or misplaced"
+    assert len(set(best.argmax(axis=1).tolist())) == len(expected), "one box for two faces"
+
+
+def test_size_limits_are_refused_with_the_reason():
+    with pytest.raises(ImageTooLargeError, match=r"upsample=3 .*1024x768.* 50\.\d MP.*16\.8 MP.*upsample=2") as error:
+        detector.detect(np.zeros((768, 1024, 3), np.uint8), upsample=3)  # was a MemoryError traceback
+    assert isinstance(error.value, FacelibError) and isinstance(error.value, ValueError)
+    assert detector._upsampled_pixels(768, 1024, 2) == 3075 * 4102 <= detector.MAX_UPSAMPLED_PIXELS  # allowed
+    with pytest.raises(ImageTooLargeError, match=r"upsample=2 is refused for a 2400x2100 photo.*never enlarged"):
+        detector.detect(np.zeros((2100, 2400, 3), np.uint8), upsample=2)
+
+
+def test_pixel_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(detector, "MAX_PIXELS", 100 * 99)
+    with pytest.raises(ImageTooLargeError, match=r"100x100 = 0\.0 MP; face detection accepts at most"):
+        detector.detect(np.zeros((100, 100, 3), np.uint8))
 
 
 # -- bad and empty input -------------------------------------------------------------------------

@@ -111,3 +111,37 @@ def test_postscript_is_refused_without_running_anything(tmp_path):
     path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     with pytest.raises(ImageError, match="supported format"):
         load_image(path)
+
+
+def test_float_tiff_in_unit_range_is_scaled_like_the_same_array(tmp_path):
+    values = np.linspace(0.0, 1.0, 120, dtype=np.float32).reshape(12, 10)
+    path = _save(tmp_path, Image.fromarray(values, "F"), "unit.tif")
+    grey = load_image(path, mode="L")
+    np.testing.assert_array_equal(grey, load_image(values, mode="L"))  # one rule for files and arrays
+    np.testing.assert_array_equal(grey, np.round(values.astype(np.float64) * 255).astype(np.uint8))
+    assert grey.max() == 255  # not clipped to black
+
+
+def test_float_tiff_in_byte_range_is_rounded_like_the_same_array(tmp_path):
+    values = np.linspace(0.0, 255.0, 120, dtype=np.float32).reshape(12, 10)
+    path = _save(tmp_path, Image.fromarray(values, "F"), "bytes.tif")
+    np.testing.assert_array_equal(load_image(path, mode="L"), load_image(values, mode="L"))
+    np.testing.assert_array_equal(load_image(path, mode="L"), np.round(values).astype(np.uint8))
+
+
+@pytest.mark.parametrize("value, message", [(300.0, r"\[0, 255\]"), (-0.5, r"\[0, 255\]"), (np.nan, "NaN")])
+def test_float_tiff_out_of_range_is_refused_naming_the_file(tmp_path, value, message):
+    values = np.full((4, 4), value, dtype=np.float32)
+    path = _save(tmp_path, Image.fromarray(values, "F"), "odd.tif")
+    with pytest.raises(ImageError, match=message) as error:
+        load_image(path)
+    assert "odd.tif" in str(error.value)
+    with pytest.raises(ImageError, match=message):
+        load_image(values)
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; show the picture rotated 90 degrees clockwise
+    path = _save(tmp_path, Image.fromarray(RGB), "turned.png", exif=exif)
+    np.testing.assert_array_equal(load_image(path), np.rot90(RGB, k=-1))
