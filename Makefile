@@ -8,7 +8,7 @@ FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),
 export FACELIB_MIRROR
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup assets run lab test unit notebooks assignments bench lint clean
+.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,17 @@ notebooks: setup
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 \
 		--sanitize-with tests/nbval_sanitize.cfg notebooks/
 
+# Student copies (nbgrader release) under build/course/release, then nbgrader validate on every lesson.
 assignments: setup
 	$(PY) -m facelib.classroom assignments
+	$(PY) -m facelib.classroom validate
+
+# Autograde SUBMISSIONS/<student>/<notebook>.ipynb: build/grades/grades.csv and feedback/<student>/*.html.
+JOBS ?= 1
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [JOBS=N]" >&2; exit 2; }
+	test -f build/course/gradebook.db || $(PY) -m facelib.classroom assignments
+	$(PY) -m facelib.classroom grade "$(SUBMISSIONS)" --jobs $(JOBS)
 
 bench: assets
 	for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done

@@ -38,6 +38,7 @@ import stat
 import subprocess
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,14 @@ COURSE = ROOT / "build" / "course"
 GRADING = ROOT / "build" / "grading"
 GRADES = ROOT / "build" / "grades"
 KERNEL = "facelib-grader"
+_JOB_CONFIG = """
+# Added by `python -m facelib.classroom grade`: a kernel that dies costs only the cell that killed it.
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
+from facelib.autograde import RestartingExecute
+c.Autograde.autograde_preprocessors = [RestartingExecute if p is Execute else p
+                                       for p in Autograde.class_traits()["autograde_preprocessors"].default()]
+"""
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -226,6 +235,7 @@ class Result:
     max_points: dict[str, float]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    autograded: bool = False              # nbgrader graded it (its feedback is nbgrader's)
 
     @property
     def total(self) -> float:
@@ -248,27 +258,27 @@ def find_submission(folder: Path, stem: str) -> Path | None:
 
 
 def restore_cells(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
-    """Put back, in place, every nbgrader cell of ``release`` that ``submitted`` lacks; name them.
+    """Put back, in place, every nbgrader cell of ``release`` that ``submitted`` lacks; name the graded ones.
 
-    A missing cell goes after the nearest earlier release cell that is still there. Edited locked
-    cells need no help: nbgrader overwrites them from the gradebook.
+    A missing cell goes right after the nearest earlier release cell still there (found by its
+    nbgrader name or its cell id). Edited locked cells need no help: nbgrader overwrites them from
+    the gradebook.
     """
-    present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in submitted.cells} - {None}
+    def keys(cell) -> set:
+        return {cell.get("id"), cell.metadata.get("nbgrader", {}).get("grade_id")} - {None}
+
     restored = []
     for i, cell in enumerate(release.cells):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is None or grade_id in present:
+        if grade_id is None or any(grade_id in keys(c) for c in submitted.cells):
             continue
         position = 0
         for earlier in reversed(release.cells[:i]):
-            earlier_id = earlier.metadata.get("nbgrader", {}).get("grade_id")
-            index = next((k for k, c in enumerate(submitted.cells)
-                          if earlier_id and c.metadata.get("nbgrader", {}).get("grade_id") == earlier_id), None)
-            if index is not None:
-                position = index + 1
+            found = [k for k, c in enumerate(submitted.cells) if keys(c) & keys(earlier)]
+            if found:
+                position = found[0] + 1
                 break
         submitted.cells.insert(position, copy.deepcopy(cell))
-        present.add(grade_id)
         if cell.metadata.nbgrader.get("grade") or cell.metadata.nbgrader.get("solution"):
             restored.append(grade_id)
     return restored
@@ -303,25 +313,35 @@ def _remove_tree(path: Path) -> None:
 
 
 def _check_user_can_run_python(user: str) -> None:
+    """Fail early, with what to do, when kernels could not start as ``user``."""
     if os.geteuid() != 0:
         return
-    probe = subprocess.run([sys.executable, "-c", "import facelib"], user=user, capture_output=True, text=True,
-                           cwd="/", env={"PYTHONPATH": str(GRADING / "lib"), "PATH": os.environ.get("PATH", "")})
-    if probe.returncode:
+    import pwd
+
+    try:
+        gid = pwd.getpwnam(user).pw_gid
+        probe = subprocess.run([sys.executable, "-c", "import facelib"], user=user, group=gid, extra_groups=[],
+                               capture_output=True, text=True, cwd="/",
+                               env={"PYTHONPATH": str(GRADING / "lib"), "PATH": os.environ.get("PATH", "")})
+        problem = probe.stderr.strip()[-300:] if probe.returncode else None
+    except (KeyError, OSError) as error:
+        problem = str(error)
+    if problem:
         raise FacelibError(
-            f"The grading user {user!r} cannot start {sys.executable} ({probe.stderr.strip()[-300:]}). "
-            "Make the folders above the interpreter and the checkout traversable (e.g. chmod o+x on them) "
-            "or pass another user with --user.")
+            f"The grading user {user!r} cannot start {sys.executable} ({problem}). Make the folders above the "
+            "interpreter and the checkout traversable (chmod o+x), or pass an existing user with --user.")
 
 
 def _reason(cell: nbformat.NotebookNode, timeout: int, memory_gb: float) -> str | None:
     for out in cell.get("outputs", []):
         if out.output_type != "error":
             continue
-        if out.ename == "CellTimeoutError":
+        if out.ename in ("CellTimeoutError", "KeyboardInterrupt"):  # the grader interrupts a cell at the limit
             return f"stopped after the time limit of {timeout} s per cell"
         if out.ename == "MemoryError":
             return f"ran out of memory (limit {memory_gb:g} GB per kernel)"
+        if out.ename == "DeadKernelError":
+            return "the kernel died in this exercise (it was restarted for the ones after it)"
         return f"{out.ename}: {out.evalue}".strip()[:400]
     return None
 
@@ -342,7 +362,6 @@ def _explain(result: Result, graded: Path, timeout: int, memory_gb: float) -> No
 def _grade_one(student: str, stem: str, submission: Path, release: Path, lib: Path, timeout: int,
                memory_gb: float, user: str) -> tuple[Result, Path]:
     """Autograde one notebook in a private copy of the course; returns the result and that folder."""
-    start = time.perf_counter()
     exercises = _exercises(release)
     result = Result(student, stem, dict.fromkeys(exercises, 0.0), exercises)
     job = GRADING / "jobs" / student / stem
@@ -350,7 +369,7 @@ def _grade_one(student: str, stem: str, submission: Path, release: Path, lib: Pa
     submitted = job / "submitted" / student / stem
     submitted.mkdir(parents=True)
     (job / "source" / stem).mkdir(parents=True)
-    shutil.copyfile(COURSE / "nbgrader_config.py", job / "nbgrader_config.py")
+    (job / "nbgrader_config.py").write_text((COURSE / "nbgrader_config.py").read_text() + _JOB_CONFIG)
     shutil.copyfile(COURSE / "gradebook.db", job / "gradebook.db")
     try:
         nb = nbformat.read(submission, as_version=4)
@@ -381,15 +400,20 @@ def _grade_one(student: str, stem: str, submission: Path, release: Path, lib: Pa
         tail = (job / "autograde.log").read_text().strip().splitlines()[-1:]
         result.notes.append(f"grading stopped ({' '.join(tail)[:300]}): every exercise 0 points")
         return result, job
-    nbgrader("generate_feedback", stem, "--student", student, "--force", course=job, env=env,
-             log=job / "feedback.log")
     from nbgrader.api import Gradebook
 
+    result.autograded = True
     with Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
         for grade in gb.find_submission_notebook(stem, stem, student).grades:
             if grade.name in result.points:
                 result.points[grade.name] = float(grade.score)
     _explain(result, graded, timeout, memory_gb)
+    return result, job
+
+
+def _timed_grade_one(*args) -> tuple[Result, Path]:
+    start = time.perf_counter()
+    result, job = _grade_one(*args)
     result.seconds = time.perf_counter() - start
     return result, job
 
@@ -398,30 +422,26 @@ def _record(result: Result, job: Path) -> None:
     """Copy one graded submission into the course gradebook and folders (the only writer)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{job / 'gradebook.db'}") as private, \
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{job / 'gradebook.db'}") as private, \
             Gradebook(f"sqlite:///{COURSE / 'gradebook.db'}") as gb:
+        warnings.simplefilter("ignore")  # nbgrader 0.9.6's own SQLAlchemy 2 warnings
         try:
             graded = private.find_submission_notebook(result.notebook, result.notebook, result.student)
         except MissingEntry:
             return
         gb.update_or_create_student(result.student)
-        try:
-            gb.remove_submission(result.notebook, result.student)
-        except MissingEntry:
-            pass
-        gb.add_submission(result.notebook, result.student)
+        gb.update_or_create_submission(result.notebook, result.student)
         for grade in graded.grades:
             mine = gb.find_grade(grade.name, result.notebook, result.notebook, result.student)
             mine.auto_score, mine.needs_manual_grade = grade.auto_score, grade.needs_manual_grade
         gb.db.commit()
-    for part in ("autograded", "feedback"):
-        src, dest = job / part / result.student / result.notebook, COURSE / part / result.student / result.notebook
-        if src.is_dir():
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(src, dest)
+    src, dest = job / "autograded" / result.student / result.notebook, COURSE / "autograded" / result.student
+    if src.is_dir():
+        shutil.rmtree(dest / result.notebook, ignore_errors=True)
+        shutil.copytree(src, dest / result.notebook)
 
 
-def _write_feedback(result: Result, job: Path | None, dest: Path) -> None:
+def _write_feedback(result: Result, dest: Path) -> None:
     """One HTML per student and notebook: nbgrader's feedback with the grader's notes on top."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     rows = "".join(f"<tr><td>{html.escape(g.removeprefix('test_'))}</td><td>{p:g} / {result.max_points[g]:g}</td></tr>"
@@ -430,8 +450,8 @@ def _write_feedback(result: Result, job: Path | None, dest: Path) -> None:
     summary = (f'<div style="margin:1em;padding:1em;border:2px solid #888">'
                f"<h2>{html.escape(result.notebook)}: {result.total:g} / {sum(result.max_points.values()):g} "
                f"points</h2><table>{rows}</table>{f'<ul>{notes}</ul>' if notes else ''}</div>")
-    feedback = job / "feedback" / result.student / result.notebook / f"{result.notebook}.html" if job else None
-    if feedback is not None and feedback.is_file():
+    feedback = COURSE / "feedback" / result.student / result.notebook / f"{result.notebook}.html"
+    if result.autograded and feedback.is_file():
         page = feedback.read_text(encoding="utf-8")
         page = re.sub(r"(<body[^>]*>)", lambda m: m[1] + summary, page, count=1)
     else:
@@ -487,17 +507,20 @@ def grade(submissions: Path, jobs: int = 1, stems: list[str] | None = None, time
                     missing = Result(student, stem, dict.fromkeys(exercises, 0.0), exercises,
                                      ["no notebook submitted: every exercise 0 points"])
                     results.append(missing)
-                    _write_feedback(missing, None, GRADES / "feedback" / student / f"{stem}.html")
                     continue
-                futures[pool.submit(_grade_one, student, stem, submission, releases[stem], lib, timeout,
+                futures[pool.submit(_timed_grade_one, student, stem, submission, releases[stem], lib, timeout,
                                     memory_gb, user)] = (student, stem)
         for future in as_completed(futures):
             result, job = future.result()
             _record(result, job)  # one gradebook writer: this thread
-            _write_feedback(result, job, GRADES / "feedback" / result.student / f"{result.notebook}.html")
             results.append(result)
             print(f"{result.student} / {result.notebook}: {result.total:g} / {sum(result.max_points.values()):g} "
                   f"in {result.seconds:.0f} s" + "".join(f"\n    {n}" for n in result.notes), flush=True)
+    for stem in stems:  # nbgrader's feedback for every graded student at once, from the course gradebook
+        if (COURSE / "autograded").is_dir() and any((d / stem).is_dir() for d in (COURSE / "autograded").iterdir()):
+            nbgrader("generate_feedback", stem, "--force", course=COURSE, log=COURSE / "logs" / f"feedback_{stem}.log")
+    for result in results:
+        _write_feedback(result, GRADES / "feedback" / result.student / f"{result.notebook}.html")
     write_grades(results, GRADES / "grades.csv")
     graded = [r for r in results if r.seconds]
     wall = time.perf_counter() - start
