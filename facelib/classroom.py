@@ -397,8 +397,8 @@ def _grade_one(student: str, stem: str, submission: Path, release: Path, lib: Pa
                        log=job / "autograde.log")
     graded = job / "autograded" / student / stem / f"{stem}.ipynb"
     if grading.returncode or not graded.is_file():
-        tail = (job / "autograde.log").read_text().strip().splitlines()[-1:]
-        result.notes.append(f"grading stopped ({' '.join(tail)[:300]}): every exercise 0 points")
+        errors = re.findall(r"^\s*([\w.]+(?:Error|Exception): .*)$", (job / "autograde.log").read_text(), re.MULTILINE)
+        result.notes.append(f"grading stopped ({(errors or ['see autograde.log'])[-1][:300]}): every exercise 0 points")
         return result, job
     from nbgrader.api import Gradebook
 

@@ -51,8 +51,8 @@ WRONG = {  # two plausible wrong bodies per exercise (the code between the solut
     "compute_content_cost": [
         "_, n_H, n_W, n_C = a_G.shape\nreturn tf.reduce_sum(tf.square(a_C - a_G)) / (n_H * n_W * n_C)",  # no 4
         "_, n_H, n_W, n_C = a_G.shape\nreturn tf.reduce_sum(a_C - a_G) / (4 * n_H * n_W * n_C)"],       # no square
-    "gram_matrix": ["m, n_H, n_W, n_C = a.shape\nu = tf.reshape(a, (m, n_H * n_W, n_C))\n"
-                    "return tf.matmul(u, u, transpose_b=True)",                        # positions, not channels
+    "gram_matrix": ["m, n_H, n_W, n_C = a.shape\nu = tf.reshape(a, (m, n_C, n_H * n_W))\n"
+                    "return tf.matmul(u, u, transpose_b=True)",                        # reshaped, not transposed
                     "m, n_H, n_W, n_C = a.shape\nu = tf.reshape(a, (m, n_H * n_W, n_C))\n"
                     "return tf.matmul(u, u, transpose_a=True) / (n_H * n_W)"],         # normalised
     "compute_layer_style_cost": [  # their own Gram matrices, so only the normalisation is wrong
