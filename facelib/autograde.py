@@ -45,7 +45,9 @@ class RestartingExecute(Execute):
             self.kc.stop_channels()
             run_sync(self.km.restart_kernel)(now=True)
             self.start_new_kernel_client()
-            for earlier in self.nb.cells[:index]:
-                if earlier.cell_type == "code":
-                    self.execute_cell(copy.deepcopy(earlier), index, store_history=True)
+            originals = list(self.nb.cells)
+            for i, earlier in enumerate(originals[:index]):
+                if earlier.cell_type == "code":  # nbclient stores the copy as cell i: put the original back
+                    self.execute_cell(copy.deepcopy(earlier), i, store_history=True)
+                    self.nb.cells[i] = earlier
             return cell, self.resources

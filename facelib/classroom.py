@@ -65,7 +65,7 @@ c.Autograde.autograde_preprocessors = [RestartingExecute if p is Execute else p
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
-_CHECK_CALL = re.compile(r"^[ \t]*(?:[\w.]+\.)?(check_\w+)\((\w+)\)", re.MULTILINE)
+_CHECK_CALL = re.compile(r"^[ \t]*(?:[\w.]+\.)?(check_\w+)\((\w+)((?:,[^()\n]*)?)\)", re.MULTILINE)
 _DEF = re.compile(r"^def (\w+)\(", re.MULTILINE)
 _HIDDEN_BLOCK = re.compile(rf"\n*^{HIDDEN_BEGIN}$.*?^{HIDDEN_END}$\n?", re.DOTALL | re.MULTILINE)
 _IMPORTS_CHECKS = re.compile(r"^\s*(from facelib\.checks\b|from facelib import .*\bchecks\b|import facelib\.checks)",
@@ -82,10 +82,10 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked:
     return meta
 
 
-def hidden_block(calls: list[tuple[str, str]]) -> str:
-    """The hidden-tests block for a test cell that calls ``checker(function)`` for each pair."""
+def hidden_block(calls: list[tuple[str, str, str]]) -> str:
+    """The hidden-tests block for a test cell that calls ``checker(function<rest>)`` for each triple."""
     lines = [HIDDEN_BEGIN, "from facelib.checks import run_hidden"]
-    lines += [f'run_hidden("{checker}", {function})' for checker, function in calls]
+    lines += [f'run_hidden("{checker}", {function}{rest})' for checker, function, rest in calls]
     return "\n".join([*lines, HIDDEN_END])
 
 
@@ -115,8 +115,8 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             names = _DEF.findall(source) or [f"solution-{cell.id}"]
             graded.update(dict.fromkeys(names, names[0]))
             cell.metadata["nbgrader"] = _meta(names[0], solution=True)
-        elif CHECK_MARK in source and any(f in graded for _, f in _CHECK_CALL.findall(source)):
-            calls = [(c, f) for c, f in _CHECK_CALL.findall(source) if f in graded]
+        elif CHECK_MARK in source and any(f in graded for _, f, _ in _CHECK_CALL.findall(source)):
+            calls = [call for call in _CHECK_CALL.findall(source) if call[1] in graded]
             visible = _HIDDEN_BLOCK.sub("", source).rstrip("\n")
             cell.source = f"{visible}\n{hidden_block(calls)}"
             cell.metadata["nbgrader"] = _meta(f"test_{calls[0][1]}", grade=True, locked=True,
@@ -124,7 +124,7 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         elif _IMPORTS_CHECKS.search(source):
             cell.metadata["nbgrader"] = _meta(f"setup-{cell.id}", locked=True)
     tested = {f for c in nb.cells if "nbgrader" in c.metadata and c.metadata.nbgrader["grade"]
-              for _, f in _CHECK_CALL.findall(c.source)}
+              for _, f, _ in _CHECK_CALL.findall(c.source)}
     if untested := sorted(set(graded) - tested - {g for g in graded if g.startswith("solution-")}):
         raise FacelibError(f"Graded functions without a check cell (# NBVAL_CHECK_OUTPUT + check_x(fn)): "
                            f"{', '.join(untested)}")

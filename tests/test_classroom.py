@@ -57,6 +57,12 @@ def test_tag_derives_every_cell_role_from_the_markers():
         "### END HIDDEN TESTS")
 
 
+def test_tag_passes_a_checker_its_other_arguments_in_the_hidden_tests():
+    tagged = classroom.tag_notebook(_lesson(check="# NBVAL_CHECK_OUTPUT\n"
+                                                  "check_euclidean_distance(euclidean_distance, steps=3);"))
+    assert 'run_hidden("check_euclidean_distance", euclidean_distance, steps=3)' in tagged.cells[3].source
+
+
 def test_tag_is_idempotent_and_keeps_the_points_an_instructor_set():
     once = classroom.tag_notebook(_lesson())
     once.cells[3].metadata.nbgrader["points"] = 5
@@ -106,8 +112,8 @@ def _namespace(nb) -> dict:
 
 
 def _tests(nb) -> list[tuple[str, str]]:
-    return [call for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
-            for call in classroom._CHECK_CALL.findall(c.source)]
+    return [(checker, function) for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+            for checker, function, _ in classroom._CHECK_CALL.findall(c.source)]
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if _tests(nbformat.read(p, as_version=4))],

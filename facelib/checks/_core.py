@@ -97,19 +97,21 @@ def find_checker(name: str) -> Callable:
     raise KeyError(f"no checker called {name!r} in facelib.checks")
 
 
-def run_hidden(checker: str | Callable, fn: Callable) -> None:
+def run_hidden(checker: str | Callable, fn: Callable, *args: Any, **kwargs: Any) -> None:
     """Run ``checker``'s hidden tests on ``fn``: silent when they pass, :class:`CheckFailed` otherwise.
 
     ``checker`` is a checker or its name (looked up afresh in ``facelib.checks``, so a name the
-    notebook rebound does not count). Inputs drawn at random are redrawn with other seeds; a
-    checker with a ``hidden`` parameter is called with ``hidden=True`` to use its other cases.
+    notebook rebound does not count); ``args`` and ``kwargs`` go to it after ``fn``. Inputs drawn at
+    random are redrawn with other seeds; a checker with a ``hidden`` parameter is called with
+    ``hidden=True`` to use its other cases.
     """
     if isinstance(checker, str):
         checker = find_checker(checker)
-    kwargs = {"hidden": True} if "hidden" in inspect.signature(checker).parameters else {}
+    if "hidden" in inspect.signature(checker).parameters:
+        kwargs["hidden"] = True
     try:
         with _redrawn_inputs(), contextlib.redirect_stdout(io.StringIO()):
-            checker(fn, **kwargs)
+            checker(fn, *args, **kwargs)
     except CheckFailed as error:
         raise CheckFailed(f"hidden tests: {error}") from None
 
