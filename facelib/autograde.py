@@ -4,9 +4,9 @@ nbgrader stops grading a notebook when its kernel dies (a crash, ``os._exit``, t
 system's out-of-memory killer) or does not answer after a cell was interrupted at the time limit
 (e.g. busy in C code drawing a million labels), and every exercise scores 0.
 :class:`RestartingExecute` instead records what happened in that cell's outputs, restarts the
-kernel, runs the cells before it again (outputs discarded) and goes on with the next cell, so the
-exercises before and after it keep their points. ``python -m facelib.classroom grade`` puts it in
-place of nbgrader's ``Execute``.
+kernel, runs the cells before it again (outputs discarded; cells that killed it skipped) and goes on
+with the next cell, so the exercises before and after it keep their points.
+``python -m facelib.classroom grade`` puts it in place of nbgrader's ``Execute``.
 """
 
 from __future__ import annotations
@@ -30,24 +30,28 @@ class RestartingExecute(Execute):
 
     max_restarts = Integer(3, help="kernel restarts per notebook before grading of it stops").tag(config=True)
 
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None) -> tuple[NotebookNode, dict]:
+        self.fatal: set[int] = set()  # cells that killed the kernel: never run again
+        return super().preprocess(nb, resources, km)
+
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         try:
             return super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as error:
-            self.max_restarts -= 1
-            if self.max_restarts < 0:
+            if len(self.fatal) >= self.max_restarts:
                 raise
+            self.fatal.add(index)
             kind = DeadKernelError if isinstance(error, DeadKernelError) else CellTimeoutError
             message = f"{WHY[kind]}: {RESTARTED}"
             cell.outputs.append(new_output("error", ename=kind.__name__, evalue=message, traceback=[message]))
-            self.log.warning("%s in cell %d; restarting the kernel, running cells 0-%d again", kind.__name__, index,
-                             index - 1)
+            self.log.warning("%s in cell %d; restarting the kernel, running the cells before it again",
+                             kind.__name__, index)
             self.kc.stop_channels()
             run_sync(self.km.restart_kernel)(now=True)
             self.start_new_kernel_client()
             originals = list(self.nb.cells)
             for i, earlier in enumerate(originals[:index]):
-                if earlier.cell_type == "code":  # nbclient stores the copy as cell i: put the original back
+                if earlier.cell_type == "code" and i not in self.fatal:
                     self.execute_cell(copy.deepcopy(earlier), i, store_history=True)
-                    self.nb.cells[i] = earlier
+                    self.nb.cells[i] = earlier  # nbclient stored the copy as cell i
             return cell, self.resources

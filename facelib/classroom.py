@@ -419,25 +419,32 @@ def _timed_grade_one(*args) -> tuple[Result, Path]:
 
 
 def _record(result: Result, job: Path) -> None:
-    """Copy one graded submission into the course gradebook and folders (the only writer)."""
+    """Copy one graded submission into the course gradebook and folders (the only writer).
+
+    A submission nbgrader could not grade is recorded with 0 points per exercise, like ``result``.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     with warnings.catch_warnings(), Gradebook(f"sqlite:///{job / 'gradebook.db'}") as private, \
             Gradebook(f"sqlite:///{COURSE / 'gradebook.db'}") as gb:
         warnings.simplefilter("ignore")  # nbgrader 0.9.6's own SQLAlchemy 2 warnings
         try:
-            graded = private.find_submission_notebook(result.notebook, result.notebook, result.student)
+            graded = {g.name: g for g in private.find_submission_notebook(
+                result.notebook, result.notebook, result.student).grades} if result.autograded else {}
         except MissingEntry:
-            return
+            graded = {}
         gb.update_or_create_student(result.student)
         gb.update_or_create_submission(result.notebook, result.student)
-        for grade in graded.grades:
-            mine = gb.find_grade(grade.name, result.notebook, result.notebook, result.student)
-            mine.auto_score, mine.needs_manual_grade = grade.auto_score, grade.needs_manual_grade
+        for mine in gb.find_submission_notebook(result.notebook, result.notebook, result.student).grades:
+            if mine.name in graded:
+                mine.auto_score, mine.needs_manual_grade = graded[mine.name].auto_score, \
+                    graded[mine.name].needs_manual_grade
+            else:
+                mine.auto_score, mine.needs_manual_grade = 0.0, False
         gb.db.commit()
     src, dest = job / "autograded" / result.student / result.notebook, COURSE / "autograded" / result.student
-    if src.is_dir():
-        shutil.rmtree(dest / result.notebook, ignore_errors=True)
+    shutil.rmtree(dest / result.notebook, ignore_errors=True)
+    if result.autograded and src.is_dir():
         shutil.copytree(src, dest / result.notebook)
 
 

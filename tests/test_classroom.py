@@ -237,3 +237,20 @@ def test_sandbox_refuses_an_unknown_user(tmp_path):
 
     with pytest.raises(FacelibError, match="does not exist"):
         become("no-such-grading-user", tmp_path / "home", tmp_path / "kernel.json")
+
+
+def test_validate_reports_a_lesson_whose_tests_fail(tmp_path):
+    lesson = classroom.tag_notebook(nbformat.v4.new_notebook(cells=[
+        _cell("code", "def check_double(fn):\n    print('double: all 0 tests passed.')", "c0"),
+        _cell("code", "def double(x):\n    ### BEGIN SOLUTION\n    return 3 * x\n    ### END SOLUTION", "c1"),
+        _cell("code", "# NBVAL_CHECK_OUTPUT\ncheck_double(double)", "c2"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}))
+    visible = lesson.cells[2].source.split(classroom.HIDDEN_BEGIN)[0]  # a hidden test of its own
+    lesson.cells[2].source = f"{visible}{classroom.HIDDEN_BEGIN}\nassert double(2) == 4\n{classroom.HIDDEN_END}"
+    path = tmp_path / "99_double.ipynb"
+    nbformat.write(lesson, path)
+    with pytest.raises(FacelibError, match="99_double.ipynb"):
+        classroom.validate([path], course=tmp_path / "course")
+    lesson.cells[1].source = lesson.cells[1].source.replace("3 * x", "2 * x")
+    nbformat.write(lesson, path)
+    classroom.validate([path], course=tmp_path / "course")
