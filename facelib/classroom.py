@@ -470,7 +470,7 @@ def _write_feedback(result: Result, dest: Path) -> None:
 def write_grades(results: list[Result], path: Path) -> None:
     """``grades.csv``: student, notebook, points per exercise (blank if not in that notebook), total."""
     exercises: list[str] = []
-    for result in results:
+    for result in sorted(results, key=lambda r: r.notebook):
         exercises += [g.removeprefix("test_") for g in result.points if g.removeprefix("test_") not in exercises]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
