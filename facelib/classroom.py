@@ -8,8 +8,9 @@ Commands (``python -m facelib.classroom ...``; ``make assignments`` and ``make g
     ``### BEGIN SOLUTION`` becomes an autograded solution cell named after the function it
     defines; the cell marked ``# NBVAL_CHECK_OUTPUT`` that calls ``check_<x>(<fn>)`` on it becomes a
     locked autograded test cell worth 1 point (points already set are kept) and gets a
-    ``### BEGIN HIDDEN TESTS`` block; the cell importing the checkers is locked (the test cells
-    need its names). Markdown stays editable: changing it cannot change a grade.
+    ``### BEGIN HIDDEN TESTS`` block (lines an instructor added to it are kept); the cell
+    importing the checkers is locked (the test cells need its names). Markdown stays editable:
+    changing it cannot change a grade.
 ``assignments``
     Build the nbgrader course under ``build/course`` from ``data/nbgrader_config.py``: every tagged
     lesson becomes assignment ``<stem>`` (``source/<stem>/<stem>.ipynb``), and
@@ -65,6 +66,7 @@ c.Autograde.autograde_preprocessors = [RestartingExecute if p is Execute else p
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+_HIDDEN_IMPORT = "from facelib.checks import run_hidden"
 _CHECK_CALL = re.compile(r"^[ \t]*(?:[\w.]+\.)?(check_\w+)\((\w+)((?:,[^()\n]*)?)\)", re.MULTILINE)
 _DEF = re.compile(r"^def (\w+)\(", re.MULTILINE)
 _HIDDEN_BLOCK = re.compile(rf"\n*^{HIDDEN_BEGIN}$.*?^{HIDDEN_END}$\n?", re.DOTALL | re.MULTILINE)
@@ -82,11 +84,19 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked:
     return meta
 
 
-def hidden_block(calls: list[tuple[str, str, str]]) -> str:
-    """The hidden-tests block for a test cell that calls ``checker(function<rest>)`` for each triple."""
-    lines = [HIDDEN_BEGIN, "from facelib.checks import run_hidden"]
+def hidden_block(calls: list[tuple[str, str, str]], own: list[str] = ()) -> str:
+    """The hidden-tests block for a test cell that calls ``checker(function<rest>)`` for each triple,
+    followed by the instructor's ``own`` lines."""
+    lines = [HIDDEN_BEGIN, _HIDDEN_IMPORT]
     lines += [f'run_hidden("{checker}", {function}{rest})' for checker, function, rest in calls]
-    return "\n".join([*lines, HIDDEN_END])
+    return "\n".join([*lines, *own, HIDDEN_END])
+
+
+def _own_hidden_lines(source: str) -> list[str]:
+    """Lines an instructor added to a test cell's hidden block (everything ``tag`` did not write)."""
+    match = _HIDDEN_BLOCK.search(source)
+    body = match[0].strip("\n").splitlines()[1:-1] if match else []
+    return [line for line in body if line != _HIDDEN_IMPORT and not line.startswith("run_hidden(")]
 
 
 def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -118,7 +128,7 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         elif CHECK_MARK in source and any(f in graded for _, f, _ in _CHECK_CALL.findall(source)):
             calls = [call for call in _CHECK_CALL.findall(source) if call[1] in graded]
             visible = _HIDDEN_BLOCK.sub("", source).rstrip("\n")
-            cell.source = f"{visible}\n{hidden_block(calls)}"
+            cell.source = f"{visible}\n{hidden_block(calls, _own_hidden_lines(source))}"
             cell.metadata["nbgrader"] = _meta(f"test_{calls[0][1]}", grade=True, locked=True,
                                               points=old.get("points") or 1)
         elif _IMPORTS_CHECKS.search(source):

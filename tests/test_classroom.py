@@ -63,11 +63,14 @@ def test_tag_passes_a_checker_its_other_arguments_in_the_hidden_tests():
     assert 'run_hidden("check_euclidean_distance", euclidean_distance, steps=3)' in tagged.cells[3].source
 
 
-def test_tag_is_idempotent_and_keeps_the_points_an_instructor_set():
+def test_tag_is_idempotent_and_keeps_what_an_instructor_set():
     once = classroom.tag_notebook(_lesson())
     once.cells[3].metadata.nbgrader["points"] = 5
+    end = classroom.HIDDEN_END
+    once.cells[3].source = once.cells[3].source.replace(end, f"assert 1 + 1 == 2\n{end}")
     twice = classroom.tag_notebook(once)
     assert twice.cells[3].metadata.nbgrader["points"] == 5
+    assert twice.cells[3].source.endswith("euclidean_distance)\nassert 1 + 1 == 2\n" + classroom.HIDDEN_END)
     assert classroom.tag_notebook(twice) == twice
     assert twice.cells[3].source.count(classroom.HIDDEN_BEGIN) == 1
 
