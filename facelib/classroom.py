@@ -108,7 +108,8 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         If a graded function has no test cell, or markers are unbalanced.
     """
     nb = copy.deepcopy(nb)
-    graded: dict[str, str] = {}  # function -> its solution cell's grade_id
+    graded: set[str] = set()     # every function a solution cell defines (a test cell may check any)
+    required: list[str] = []     # the first function of each solution cell, which must be checked
     for cell in nb.cells:
         old = cell.metadata.pop("nbgrader", {})
         if not cell.get("id"):
@@ -122,9 +123,10 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         elif BEGIN in source or END in source:
             if source.count(BEGIN) != source.count(END):
                 raise FacelibError(f"Unbalanced solution markers in cell {cell.id}:\n{source[:200]}")
-            names = _DEF.findall(source) or [f"solution-{cell.id}"]
-            graded.update(dict.fromkeys(names, names[0]))
-            cell.metadata["nbgrader"] = _meta(names[0], solution=True)
+            names = _DEF.findall(source)
+            graded.update(names)
+            required += names[:1]
+            cell.metadata["nbgrader"] = _meta(names[0] if names else f"solution-{cell.id}", solution=True)
         elif CHECK_MARK in source and any(f in graded for _, f, _ in _CHECK_CALL.findall(source)):
             calls = [call for call in _CHECK_CALL.findall(source) if call[1] in graded]
             visible = _HIDDEN_BLOCK.sub("", source).rstrip("\n")
@@ -135,7 +137,7 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.metadata["nbgrader"] = _meta(f"setup-{cell.id}", locked=True)
     tested = {f for c in nb.cells if "nbgrader" in c.metadata and c.metadata.nbgrader["grade"]
               for _, f, _ in _CHECK_CALL.findall(c.source)}
-    if untested := sorted(set(graded) - tested - {g for g in graded if g.startswith("solution-")}):
+    if untested := [f for f in required if f not in tested]:
         raise FacelibError(f"Graded functions without a check cell (# NBVAL_CHECK_OUTPUT + check_x(fn)): "
                            f"{', '.join(untested)}")
     return nb
