@@ -383,17 +383,19 @@ def _grade_one(student: str, stem: str, submission: Path, release: Path, lib: Pa
     (job / "source" / stem).mkdir(parents=True)
     (job / "nbgrader_config.py").write_text((COURSE / "nbgrader_config.py").read_text() + _JOB_CONFIG)
     shutil.copyfile(COURSE / "gradebook.db", job / "gradebook.db")
-    try:
-        nb = nbformat.read(submission, as_version=4)
-    except Exception as error:  # any unreadable file is the student's problem, not the grader's
-        result.notes.append(f"the notebook could not be read ({type(error).__name__}): every exercise 0 points")
-        return result, job
     release_nb = nbformat.read(release, as_version=4)
-    for gid in edited_locked_cells(nb, release_nb):
-        result.notes.append(f"the locked cell {gid} was edited: graded with the original")
-    for gid in restore_cells(nb, release_nb):
-        result.notes.append(f"the cell {gid} was deleted: graded with the original put back")
-    nbformat.write(nb, submitted / f"{stem}.ipynb")
+    try:  # whatever is wrong with the file is the student's problem, never the grader's
+        nb = nbformat.read(submission, as_version=4)
+        notes = [f"the locked cell {gid} was edited: graded with the original"
+                 for gid in edited_locked_cells(nb, release_nb)]
+        notes += [f"the cell {gid} was deleted: graded with the original put back"
+                  for gid in restore_cells(nb, release_nb)]
+        nbformat.write(nb, submitted / f"{stem}.ipynb")
+    except Exception as error:
+        result.notes.append(f"the notebook could not be read ({type(error).__name__}: {str(error)[:200]}): "
+                            "every exercise 0 points")
+        return result, job
+    result.notes += notes
     spec = job / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({

@@ -21,6 +21,7 @@ tamperer    deletes 00's test cell; edits 06's gram test cell to    1           
             total-cost test cell with a wrong total_cost
 deleter     deletes and writes the grader's files before defining   0           (missing)
             its function
+broken      a file that is not a notebook                           0           (missing)
 ==========  ======================================================  ==========  ==================
 
 It needs root (CI grades as root): only then do kernels run as an unprivileged user who cannot
@@ -148,6 +149,7 @@ EXPECTED = {  # student -> notebook -> points per exercise, in notebook order
     "hog": {FACE: [0], STYLE: [0, 0, 0, 0, 1]},
     "tamperer": {FACE: [1], STYLE: [1, 0, 0, 0, 0]},
     "deleter": {FACE: [0], STYLE: [0, 0, 0, 0, 0]},
+    "broken": {FACE: [0], STYLE: [0, 0, 0, 0, 0]},
 }
 
 pytestmark = pytest.mark.skipif(
@@ -162,6 +164,8 @@ def graded(tmp_path_factory):
         (folder / student).mkdir()
         for stem, nb in notebooks.items():
             nbformat.write(nb, folder / student / f"{stem}.ipynb")
+    (folder / "broken").mkdir()
+    (folder / "broken" / f"{FACE}.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
     start = time.perf_counter()
     results = classroom.grade(folder, jobs=2, stems=[FACE, STYLE], memory_gb=4)
     seconds = time.perf_counter() - start
@@ -192,6 +196,7 @@ def test_feedback_names_what_went_wrong(graded):
     assert "test_total_cost was deleted" in notes["tamperer", STYLE]
     assert "PermissionError" in notes["deleter", FACE]
     assert "no notebook submitted" in notes["mistakes3", FACE]
+    assert "could not be read" in notes["broken", FACE]
     assert "hidden" not in notes["solution", STYLE] and not notes["solution", FACE]
     for student in EXPECTED:
         for stem in (FACE, STYLE):
@@ -214,6 +219,6 @@ def test_grades_are_in_the_course_gradebook(graded):
             for stem, points in notebooks.items():
                 if stem == FACE and student in ("mistakes3", "mistakes4", "hog"):
                     continue  # nothing handed in, nothing recorded
-                if stem == STYLE and student in ("looper", "deleter"):
+                if stem == STYLE and student in ("looper", "deleter", "broken"):
                     continue
                 assert gb.find_submission_notebook(stem, stem, student).score == sum(points), (student, stem)
