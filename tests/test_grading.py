@@ -37,6 +37,7 @@ import time
 
 import nbformat
 import pytest
+from conftest import require_asset
 
 from facelib import classroom
 
@@ -158,6 +159,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    for name in ("nst_content", "nst_style", "squeezenet"):  # what lesson 06 loads
+        require_asset(name)
     classroom.make_assignments([classroom.ROOT / "notebooks" / f"{stem}.ipynb" for stem in (FACE, STYLE)])
     folder = tmp_path_factory.mktemp("submissions")
     for student, notebooks in _class().items():
