@@ -8,7 +8,7 @@ FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),
 export FACELIB_MIRROR
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup assets run lab test unit notebooks assignments bench lint clean test-browser
+.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean test-browser
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,17 @@ test-browser: assets
 	mkdir -p build/browser
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/browser_jupyterlab.py
 
+# Student copies (nbgrader release) under build/course/release, then nbgrader validate on every lesson.
 assignments: setup
 	$(PY) -m facelib.classroom assignments
+	$(PY) -m facelib.classroom validate
+
+# Autograde SUBMISSIONS/<student>/<notebook>.ipynb: build/grades/grades.csv and feedback/<student>/*.html.
+JOBS ?= 1
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [JOBS=N]" >&2; exit 2; }
+	test -f build/course/gradebook.db || $(PY) -m facelib.classroom assignments
+	$(PY) -m facelib.classroom grade "$(SUBMISSIONS)" --jobs $(JOBS)
 
 bench: assets
 	for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done

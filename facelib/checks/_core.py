@@ -1,8 +1,20 @@
-"""What every checker shares: calling the learner's code, comparing, reporting."""
+"""What every checker shares: calling the learner's code, comparing, reporting, hidden tests.
+
+A checker ``check_<name>(fn)`` prints one line when every case passes. Its hidden tests
+(:func:`run_hidden`, called from the ``### BEGIN HIDDEN TESTS`` block that nbgrader keeps out of
+the student copy) run the same checker on other inputs and print nothing when they pass: every
+``np.random.default_rng(seed)`` the checker draws from is seeded with ``(HIDDEN_SALT, seed)``
+instead, and a checker whose cases are written out by hand takes ``hidden=True`` to use others.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import importlib
+import inspect
+import io
+import pkgutil
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -46,6 +58,62 @@ def passed(name: str, cases: int) -> None:
     """Print the one line a passing check shows (and return nothing, so notebooks show only that line)."""
     _PASSED.add(name)
     print(f"{name}: all {cases} tests passed.")
+
+
+HIDDEN_SALT = 20261201  # mixed into every seed a checker draws from in hidden mode
+
+
+@contextlib.contextmanager
+def _redrawn_inputs() -> Iterator[None]:
+    """Within the block, ``np.random.default_rng(seed)`` gives another stream for every integer seed."""
+    original = np.random.default_rng
+
+    def default_rng(seed: Any = None) -> np.random.Generator:
+        if isinstance(seed, (int, np.integer)):
+            seed = [HIDDEN_SALT, int(seed)]
+        return original(seed)
+
+    np.random.default_rng = default_rng
+    try:
+        yield
+    finally:
+        np.random.default_rng = original
+
+
+def find_checker(name: str) -> Callable:
+    """The checker called ``name`` in any ``facelib.checks`` module.
+
+    Raises
+    ------
+    KeyError
+        If no module of ``facelib.checks`` defines it.
+    """
+    import facelib.checks
+
+    for info in pkgutil.iter_modules(facelib.checks.__path__):
+        module = importlib.import_module(f"facelib.checks.{info.name}")
+        if callable(getattr(module, name, None)):
+            return getattr(module, name)
+    raise KeyError(f"no checker called {name!r} in facelib.checks")
+
+
+def run_hidden(checker: str | Callable, fn: Callable, *args: Any, **kwargs: Any) -> None:
+    """Run ``checker``'s hidden tests on ``fn``: silent when they pass, :class:`CheckFailed` otherwise.
+
+    ``checker`` is a checker or its name (looked up afresh in ``facelib.checks``, so a name the
+    notebook rebound does not count); ``args`` and ``kwargs`` go to it after ``fn``. Inputs drawn at
+    random are redrawn with other seeds; a checker with a ``hidden`` parameter is called with
+    ``hidden=True`` to use its other cases.
+    """
+    if isinstance(checker, str):
+        checker = find_checker(checker)
+    if "hidden" in inspect.signature(checker).parameters:
+        kwargs["hidden"] = True
+    try:
+        with _redrawn_inputs(), contextlib.redirect_stdout(io.StringIO()):
+            checker(fn, *args, **kwargs)
+    except CheckFailed as error:
+        raise CheckFailed(f"hidden tests: {error}") from None
 
 
 def or_reference(fn: Callable, reference: Callable) -> Callable:

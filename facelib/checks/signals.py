@@ -20,15 +20,23 @@ _CASES = [
     ((12, 8, 6, 1), (5, 3, 1), 7, (1, 2, 3), "same", "'same' does not depend on the kernel size"),
     ((9, 4), 9, 3, 1, "valid", "a kernel as long as the input gives one output"),
 ]
+_HIDDEN_CASES = [  # run by the hidden tests only, never shown in the student copy
+    ((21, 21, 5), 4, 7, 3, "valid", "stride 3 in 2D"),
+    ((30, 2), 7, 9, 4, "valid", "1D with stride 4"),
+    ((9, 11, 13, 3), (3, 5, 1), 2, (2, 3, 1), "valid", "3D with one stride per axis"),
+    ((11, 6, 2), (3, 3), 4, (4, 5), "same", "'same' with strides 4 and 5"),
+    ((5, 5, 5, 5, 1), 2, 3, 1, "valid", "4 spatial axes"),
+]
 
 
-def check_conv_output_shape(fn: Callable) -> None:
+def check_conv_output_shape(fn: Callable, hidden: bool = False) -> None:
     """Check ``fn(input_shape, kernel_size, filters, stride, padding)`` on 1D, 2D and 3D cases.
 
     The expected shapes come from :func:`facelib.signals.conv_output_shape`, itself tested
-    against Keras' Conv1D, Conv2D and Conv3D layers.
+    against Keras' Conv1D, Conv2D and Conv3D layers. ``hidden=True`` runs other cases.
     """
-    for i, (shape, kernel, filters, stride, padding, what) in enumerate(_CASES, 1):
+    cases = _HIDDEN_CASES if hidden else _CASES
+    for i, (shape, kernel, filters, stride, padding, what) in enumerate(cases, 1):
         expected = conv_output_shape(shape, kernel, filters, stride, padding)
         got = call(fn, shape, kernel, filters, stride, padding, name="conv_output_shape")
         case = (f"case {i} ({what}): input {shape}, kernel {kernel}, {filters} filters, "
@@ -39,7 +47,7 @@ def check_conv_output_shape(fn: Callable) -> None:
             raise CheckFailed(f"{case}: expected a tuple of ints like {expected}, got {got!r}.") from None
         if got != expected:
             raise CheckFailed(f"{case}: expected {expected}, got {got}. {_hint(shape, got, expected, padding)}")
-    passed("conv_output_shape", len(_CASES))
+    passed("conv_output_shape", len(cases))
 
 
 def _hint(shape: tuple, got: tuple, expected: tuple, padding: str) -> str:

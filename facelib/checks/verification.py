@@ -10,9 +10,13 @@ from facelib.checks._core import CheckFailed, as_numpy, call, expect_close, pass
 
 
 # -- notebook 01 ----------------------------------------------------------------------------------
-def check_false_accept_1k(fn: Callable) -> None:
-    """Check ``fn(far, k)`` = 1 - (1 - far)^k, the chance that one of k strangers is accepted."""
-    cases = [
+def check_false_accept_1k(fn: Callable, hidden: bool = False) -> None:
+    """Check ``fn(far, k)`` = 1 - (1 - far)^k, the chance that one of k strangers is accepted.
+
+    ``hidden=True`` runs other rates and gallery sizes.
+    """
+    cases = [(0.05, 7, "Use 1 - (1 - FAR)^K."), (0.003, 2500, "Use 1 - (1 - FAR)^K, not K * FAR."),
+             (0.5, 1, "With K = 1 the rate is FAR itself.")] if hidden else [
         (0.001, 1, "with K = 1 identification is verification: the rate is FAR itself."),
         (0.001, 1000, "Use 1 - (1 - FAR)^K, not the first-order guess K * FAR."),
         (0.01, 500, "K * FAR is above 1 here; a probability cannot be. Use 1 - (1 - FAR)^K."),
@@ -21,8 +25,8 @@ def check_false_accept_1k(fn: Callable) -> None:
     ]
     for i, (far, k, hint) in enumerate(cases, 1):
         expect_close(call(fn, far, k), 1.0 - (1.0 - far) ** k, f"case {i} (FAR = {far}, K = {k})", hint)
-    far = np.array([1e-4, 1e-3, 1e-2])
-    expect_close(call(fn, far, 100), 1.0 - (1.0 - far) ** 100, "case 6 (an array of FARs, K = 100)",
+    far, k = (np.array([0.02, 2e-4]), 40) if hidden else (np.array([1e-4, 1e-3, 1e-2]), 100)
+    expect_close(call(fn, far, k), 1.0 - (1.0 - far) ** k, f"case {len(cases) + 1} (an array of FARs, K = {k})",
                  "Use NumPy operations so that an array of rates works element by element.")
     passed("false_accept_1k", len(cases) + 1)
 
@@ -135,19 +139,20 @@ def check_binary_verification(fn: Callable) -> None:
 
 
 # -- notebook 04 ----------------------------------------------------------------------------------
-def check_identify(fn: Callable) -> None:
+def check_identify(fn: Callable, hidden: bool = False) -> None:
     """Check ``fn(queries, stored, names, tau)``: per query the name of the nearest stored encoding, or None
-    when even the nearest is farther than tau."""
+    when even the nearest is farther than tau. ``hidden=True`` asks for other people."""
     rng = np.random.default_rng(9)
     stored = rng.normal(size=(30, 8))
     names = [f"person_{k:02d}" for k in range(30)]
-    near = stored[[3, 17, 29]] + rng.normal(scale=0.05, size=(3, 8))
+    asked = [8, 0, 21] if hidden else [3, 17, 29]
+    near = stored[asked] + rng.normal(scale=0.05, size=(3, 8))
     far = stored[[4]] + 10.0
     queries = np.concatenate([near, far])
     d = np.sqrt(((queries[:, None] - stored[None]) ** 2).sum(-1))
     cases = [
         ("3 noisy copies of stored people and one stranger, tau = 1", queries, stored, names, 1.0,
-         ["person_03", "person_17", "person_29", None],
+         [names[k] for k in asked] + [None],
          "Take the NEAREST stored encoding (argmin of the distances) and answer None when d > tau."),
         ("the same queries, tau = 100 (everyone accepted)", queries, stored, names, 100.0,
          [names[k] for k in d.argmin(1)], "With a huge tau the nearest person is always the answer."),
