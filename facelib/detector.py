@@ -41,6 +41,7 @@ import keras
 import numpy as np
 
 from facelib import assets, dlibfmt
+from facelib.geometry import PIXEL_SCALE, rect_down, round_half_away
 from facelib.images import load_image
 
 __all__ = ["MODEL_FILE", "FaceDetector", "build_model", "detect"]
@@ -48,7 +49,6 @@ __all__ = ["MODEL_FILE", "FaceDetector", "build_model", "detect"]
 MODEL_FILE = "mmod_human_face_detector.dat"
 _PYRAMID_RATE = 5.0 / 6.0  # dlib's pyramid_down<6>: each level is (6-1)/6 of the last
 _MIN_LEVEL_HEIGHT = 5  # dlib stops the tiled pyramid below 5 rows
-_PIXEL_SCALE = 256.0  # dlib divides (pixel - channel mean) by 256
 
 
 # -- the network ------------------------------------------------------------------------------
@@ -251,19 +251,13 @@ def _tiled_pyramid(image: np.ndarray, avg: np.ndarray, padding: int, outer: int)
     if not rects:
         return tiled, rects
     l0, t0, r0, b0 = rects[0]
-    tiled[t0:b0 + 1, l0:r0 + 1] = (image.astype(np.float32) - avg) / np.float32(_PIXEL_SCALE)
+    tiled[t0:b0 + 1, l0:r0 + 1] = (image.astype(np.float32) - avg) / np.float32(PIXEL_SCALE)
     for (pl, pt, pr, pb), (l, t, r, b) in zip(rects[:-1], rects[1:], strict=True):
         tiled[t:b + 1, l:r + 1] = _resize_bilinear(tiled[pt:pb + 1, pl:pr + 1], b - t + 1, r - l + 1)
     return tiled, rects
 
 
 # -- boxes -------------------------------------------------------------------------------------
-def _round(values: np.ndarray) -> np.ndarray:
-    """dlib's drectangle -> rectangle conversion: to the nearest integer, halves away from 0."""
-    values = np.asarray(values, dtype=np.float64)
-    return np.sign(values) * np.floor(np.abs(values) + 0.5)
-
-
 def _nearest_level(rects: np.ndarray, points: np.ndarray) -> np.ndarray:
     """For each point, the first rect containing it, else the nearest (dlib's nearest_rect)."""
     px, py = points[:, None, 0], points[:, None, 1]
@@ -419,15 +413,13 @@ class FaceDetector:
         for step in range(int(levels.max()) + 1):  # point_up of pyramid_down<6>: p * 6/5 + 0.3
             up = levels > step
             corners[up] = corners[up] * (6 / 5.0) + 0.3
-        boxes = _round(corners)
+        boxes = round_half_away(corners)
         kept: list[int] = []
         for i in range(len(boxes)):
             if not _overlaps(boxes[kept], boxes[i], o.hull_thresh, o.covered_thresh):
                 kept.append(i)
         boxes, values = boxes[kept], values[kept]
-        for _ in range(int(upsample)):  # back through pyramid_down<2>: p / 2 - (1.25, 0.75)
-            boxes = boxes / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
-        return _round(boxes), values
+        return round_half_away(rect_down(boxes, int(upsample))), values
 
 
 @cache
