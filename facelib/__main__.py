@@ -44,8 +44,10 @@ def _progress(items, description: str):
 
 def _check_files(paths: list[str]) -> None:
     """Fail before any work when a file is missing, naming every one."""
-    if missing := [path for path in paths if not Path(path).is_file()]:
-        raise CommandError(f"no such file: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+    problems = [f"{path} {'is not a file' if Path(path).exists() else 'does not exist'}"
+                for path in paths if not Path(path).is_file()]
+    if problems:
+        raise CommandError(f"{'; '.join(problems[:10])}{' ...' if len(problems) > 10 else ''}")
 
 
 def _load_images(paths: list[str]) -> list[np.ndarray]:
@@ -241,6 +243,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected_errors() -> tuple[type[Exception], ...]:
+    """FacelibError, and ImageError until images.py derives it from FacelibError too."""
+    from facelib.images import ImageError
+
+    return (FacelibError,) if issubclass(ImageError, FacelibError) else (FacelibError, ImageError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -249,9 +258,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return assets.main(argv[1:])
     args = _parser().parse_args(argv)
+    expected = _expected_errors()
     try:
         return args.run(args)
-    except FacelibError as error:  # bad input, a damaged file, a missing asset; anything else is a bug
+    except expected as error:  # bad input, a damaged file, a missing asset; anything else is a bug
         print(f"facelib {args.command}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -96,7 +96,7 @@ def normalize_name(name) -> str:
         raise DatabaseError(f"name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed")
     if "/" in name or "\\" in name or name in (".", ".."):
         raise DatabaseError(f"name {name!r} must not contain path separators ('/' or '\\') or be '.' or '..'")
-    if any(unicodedata.category(c).startswith("C") for c in name):
+    if not name.isprintable() and any(unicodedata.category(c).startswith("C") for c in name):
         raise DatabaseError(f"name {name!r} contains control or invisible characters; use printable text")
     return name
 
@@ -371,9 +371,12 @@ class FaceDatabase:
             raise DatabaseError(f"{path} is damaged: names must be text, got dtype {names.dtype}")
         if names.size and encodings.shape[0] and not np.all(np.isfinite(encodings)):
             raise DatabaseError(f"{path} is damaged: encodings contain NaN or infinite values")
-        keys = [unicodedata.normalize("NFC", name).strip() for name in names.tolist()]
-        if len(set(keys)) != len(keys) or not all(keys):
-            raise DatabaseError(f"{path} is damaged: names must be unique and non-empty")
+        try:
+            keys = [normalize_name(name) for name in names.tolist()]
+        except DatabaseError as error:
+            raise DatabaseError(f"{path} is damaged: {error}") from error
+        if len(set(keys)) != len(keys):
+            raise DatabaseError(f"{path} is damaged: a name stands twice")
         db = cls(dim=encodings.shape[1] or None)
         encodings = encodings.astype(np.float32, copy=False)
         order = np.argsort(owners, kind="stable")

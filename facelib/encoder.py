@@ -15,6 +15,7 @@ folder that cannot be written only costs time (:func:`facelib.assets.write_cache
 
 from __future__ import annotations
 
+import zipfile
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO
@@ -205,7 +206,7 @@ def _read_weights(path: Path) -> tuple[np.ndarray, list[np.ndarray]] | None:
             values = [archive[f"w{i:03d}"] for i in range(len(archive.files) - 2)]
         if sha256_arrays(avg, *values) != stored:
             raise ValueError("its weights do not match their checksum")
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         assets.note(f"the converted encoder weights {path} are damaged ({error}); converting the .dat file again")
         return None
     return avg, values

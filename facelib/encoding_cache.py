@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -79,7 +80,7 @@ def _read_cache(path: Path) -> dict[str, np.ndarray]:
             keys, values = archive["keys"], archive["encodings"]
         if values.shape != (len(keys), faces.EMBEDDING_SIZE):
             raise ValueError(f"encodings of shape {values.shape} for {len(keys)} keys")
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         assets.note(f"the encodings cache {path} is damaged ({error}); encoding the images again")
         return {}
     return dict(zip(keys.tolist(), values, strict=True))

@@ -29,6 +29,7 @@ Regression Trees", CVPR 2014. dlib's ``shape_predictor.h``.
 from __future__ import annotations
 
 import math
+import zipfile
 from functools import cache
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def _load(path: Path, digest: str) -> dict[str, np.ndarray]:
             if missing := sorted(expected - set(arrays)) or not cascades:
                 raise KeyError(f"missing {', '.join(missing[:3]) or 'every cascade'}")
             return arrays
-        except (OSError, ValueError, KeyError, EOFError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             assets.note(f"the landmark model cache {cached} is damaged ({error}); reading the .dat file again")
     arrays = dlibfmt.read_shape_predictor(path)
     assets.write_cache(cached, lambda handle: np.savez(handle, **arrays))
