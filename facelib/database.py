@@ -324,7 +324,8 @@ class FaceDatabase:
         """Replay this database's changes onto ``current`` (the file as it is now) and take its state."""
         for kind, name, array in self._changes:
             if kind == "remove":
-                current._people.pop(name, None)
+                if name in current._people:
+                    current.remove(name)
             elif name in current._people:
                 raise DatabaseError(f"{name!r} was enrolled in {self._source} by another writer meanwhile; the "
                                     "file was not changed: load it again to see their encodings")
@@ -348,11 +349,12 @@ class FaceDatabase:
             np.savez(f, **arrays)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, use_index: bool = True) -> FaceDatabase:
+    def load(cls, path: str | os.PathLike, use_index: bool = True, exact_below: int = EXACT_BELOW) -> FaceDatabase:
         """Read a database written by :meth:`save` (never unpickles anything).
 
         With ``use_index``, a FAISS index saved beside the file is read too when it was built from
-        exactly these encodings; a missing or stale one is rebuilt on the first query, with a message.
+        exactly these encodings (and ``exact_below``); a missing or stale one is rebuilt on the first
+        query, with a message.
         """
         path = Path(path)
         if not path.is_file():
@@ -377,7 +379,7 @@ class FaceDatabase:
             raise DatabaseError(f"{path} is damaged: {error}") from error
         if len(set(keys)) != len(keys):
             raise DatabaseError(f"{path} is damaged: a name stands twice")
-        db = cls(dim=encodings.shape[1] or None)
+        db = cls(dim=encodings.shape[1] or None, exact_below=exact_below)
         encodings = encodings.astype(np.float32, copy=False)
         order = np.argsort(owners, kind="stable")
         if np.all(order == np.arange(len(order))):  # as save writes them: person by person
