@@ -22,15 +22,19 @@ import math
 
 import numpy as np
 
-from facelib.errors import ArgumentError
+from facelib.errors import ArgumentError, FacelibError
 from facelib.validation import check_int
 
-__all__ = ["NearestIndex", "EXACT_BELOW"]
+__all__ = ["NearestIndex", "NotFittedError", "EXACT_BELOW", "check_vectors"]
 
 EXACT_BELOW = 50_000
 _MIN_PER_LIST = 39  # FAISS's k-means wants at least 39 training points per cell
 _MIN_SCANNED = 25_000  # default n_probe reads at least this many vectors per query
 _CHUNK_BYTES = 64 * 2**20  # exact search: at most this much memory for one block of distances
+
+
+class NotFittedError(FacelibError, RuntimeError):
+    """The index holds no vectors yet: call fit first."""
 
 
 def check_vectors(vectors, argument: str, dim: int | None = None) -> np.ndarray:
@@ -156,7 +160,7 @@ class NearestIndex:
         ids : np.ndarray, shape (n, k), int64 (row numbers in the fitted ``vectors``)
         """
         if self._vectors is None:
-            raise RuntimeError("the index is empty: call fit(vectors) first")
+            raise NotFittedError("the index is empty: call fit(vectors) first")
         queries = check_vectors(queries, "queries", self._vectors.shape[1]).astype(np.float64)
         k = check_int("k", k, minimum=1)
         if k > len(self):

@@ -50,7 +50,7 @@ from facelib.storage import atomic_write, remove_stale_temporaries, sha256_array
 from facelib.validation import check_float, check_int
 
 __all__ = ["FORMAT_VERSION", "INDEX_FORMAT_VERSION", "MAX_NAME_LENGTH", "DatabaseError", "DatabaseNotFoundError",
-           "Match", "FaceDatabase", "normalize_name", "lock_path", "index_path"]
+           "NotEnrolledError", "Match", "FaceDatabase", "normalize_name", "lock_path", "index_path"]
 
 FORMAT_VERSION = 1
 INDEX_FORMAT_VERSION = 1
@@ -64,6 +64,10 @@ class DatabaseError(FacelibError, ValueError):
 
 class DatabaseNotFoundError(DatabaseError, FileNotFoundError):
     """There is no database file at the path given."""
+
+
+class NotEnrolledError(DatabaseError, KeyError):
+    """The name is not enrolled in the database."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ class FaceDatabase:
         """A copy of the stored encodings of ``name``, shape (k, d)."""
         key = normalize_name(name)
         if key not in self._people:
-            raise KeyError(f"{key!r} is not enrolled; enrolled: {self.names[:10]}")
+            raise NotEnrolledError(f"{key!r} is not enrolled; enrolled: {self.names[:10]}")
         return self._people[key].copy()
 
     def enroll(self, name: str, encodings) -> None:
@@ -223,7 +227,7 @@ class FaceDatabase:
         """Forget a person."""
         key = normalize_name(name)
         if key not in self._people:
-            raise KeyError(f"{key!r} is not enrolled; enrolled: {self.names[:10]}")
+            raise NotEnrolledError(f"{key!r} is not enrolled; enrolled: {self.names[:10]}")
         del self._people[key]
         self._changed(("remove", key, None))
 

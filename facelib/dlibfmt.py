@@ -68,7 +68,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelib.errors import FacelibError
+from facelib.errors import ArgumentError, FacelibError, MissingFileError
 
 __all__ = ["DlibFormatError", "Reader", "Layer", "DlibNet", "read_dnn", "bn_to_affine", "read_shape_predictor"]
 
@@ -507,7 +507,7 @@ def read_dnn(path: str | Path) -> DlibNet:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"dlib model file {str(path)!r} does not exist")
+        raise MissingFileError(f"dlib model file {str(path)!r} does not exist")
     r = Reader(path.read_bytes(), str(path))
     at = r.pos
     version = r.int("loss layer version")
@@ -546,7 +546,7 @@ def bn_to_affine(layer: Layer) -> Layer:
         An ``affine`` layer with float32 ``gamma`` and ``beta``.
     """
     if layer.type not in ("bn_con", "bn_fc"):
-        raise ValueError(f"layer must be a bn_con or bn_fc layer, got {layer.type!r}")
+        raise ArgumentError(f"layer must be a bn_con or bn_fc layer, got {layer.type!r}")
     w = {k: v.astype(np.float64) for k, v in layer.weights.items()}
     gamma = w["gamma"] / np.sqrt(w["running_variances"] + layer.params["eps"])
     beta = w["beta"] - gamma * w["running_means"]
@@ -643,7 +643,7 @@ def read_shape_predictor(path: str | Path) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"shape predictor file {str(path)!r} does not exist")
+        raise MissingFileError(f"shape predictor file {str(path)!r} does not exist")
     data = path.read_bytes()
     values, offsets = _int_stream(data, str(path))
     c = _Cursor(data, values, offsets, str(path))

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from facelib import assets, faces
+from facelib.errors import MissingFileError
 from facelib.storage import sha256
 from facelib.validation import check_choice
 
@@ -140,15 +141,15 @@ def encode_files(paths: Iterable[str | os.PathLike], method: str = "center", use
 
     Raises
     ------
-    FileNotFoundError
+    facelib.errors.MissingFileError
         If a path is not a file (the message names it).
-    ValueError
+    facelib.errors.ArgumentError
         For an unknown ``method``.
     """
     _check_method(method)
     paths = [Path(p) for p in paths]
     if missing := [str(p) for p in paths if not p.is_file()]:
-        raise FileNotFoundError(f"{len(missing)} image file(s) not found, e.g. {missing[0]!r}")
+        raise MissingFileError(f"{len(missing)} image file(s) not found, e.g. {missing[0]!r}")
     if not paths:
         return np.zeros((0, faces.EMBEDDING_SIZE), np.float32)
     keys = [sha256(p) for p in paths]

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from facelib import assets, dlibfmt
-from facelib.errors import ArgumentError
+from facelib.errors import ArgumentError, MissingFileError
 from facelib.geometry import similarity_transform
 from facelib.images import load_image
 from facelib.storage import sha256
@@ -99,7 +99,7 @@ class ShapePredictor:
         else:
             path = Path(path)
             if not path.is_file():
-                raise FileNotFoundError(f"shape predictor file {str(path)!r} does not exist")
+                raise MissingFileError(f"shape predictor file {str(path)!r} does not exist")
             digest = sha256(path)
         arrays = _load(path, digest)
         self.path = path

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from keras import ops
 
+from facelib.errors import ArgumentError
+
 _BIG = 1e9  # stands in for "no such pair" when a masked min/max must ignore an entry
 
 
 def _check_alpha(alpha: float) -> None:
     if not alpha >= 0:
-        raise ValueError(f"alpha (the margin) must be >= 0, got {alpha!r}")
+        raise ArgumentError(f"alpha (the margin) must be >= 0, got {alpha!r}")
 
 
 def squared_distances(x, y):

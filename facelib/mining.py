@@ -14,21 +14,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from facelib.errors import ArgumentError
+
 
 def _labels(labels) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
-        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+        raise ArgumentError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
     return labels
 
 
 def _distances(labels: np.ndarray, embeddings) -> np.ndarray:
     embeddings = np.asarray(embeddings, dtype=np.float64)
     if embeddings.ndim != 2 or embeddings.shape[0] != labels.shape[0]:
-        raise ValueError(f"embeddings must have shape (n, d) with n = len(labels) = {labels.shape[0]}, "
+        raise ArgumentError(f"embeddings must have shape (n, d) with n = len(labels) = {labels.shape[0]}, "
                          f"got {embeddings.shape}")
     if not np.all(np.isfinite(embeddings)):
-        raise ValueError("embeddings contain NaN or infinite values")
+        raise ArgumentError("embeddings contain NaN or infinite values")
     return np.sum((embeddings[:, None, :] - embeddings[None, :, :]) ** 2, axis=-1)
 
 
@@ -102,12 +104,12 @@ def pk_batch(labels, people: int, images_per_person: int, rng: np.random.Generat
     """
     labels = _labels(labels)
     if people < 2 or images_per_person < 2:
-        raise ValueError(f"people and images_per_person must be >= 2 (a triplet needs a positive and a "
+        raise ArgumentError(f"people and images_per_person must be >= 2 (a triplet needs a positive and a "
                          f"negative), got {people} and {images_per_person}")
     names, counts = np.unique(labels, return_counts=True)
     eligible = names[counts >= images_per_person]
     if eligible.size < people:
-        raise ValueError(f"only {eligible.size} people have >= {images_per_person} images; ask for fewer "
+        raise ArgumentError(f"only {eligible.size} people have >= {images_per_person} images; ask for fewer "
                          f"people (got people={people}) or fewer images_per_person")
     chosen = rng.choice(eligible, size=people, replace=False)
     return np.concatenate([rng.choice(np.flatnonzero(labels == c), size=images_per_person, replace=False)
