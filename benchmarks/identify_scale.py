@@ -22,7 +22,10 @@ Three parts (``--parts``), written into one results file:
   ``FACELIB_HOME/encodings/``.
 * ``database``: the whole ``FaceDatabase.identify`` (validation, index, names) at the largest
   size, synthetic, one person per vector enrolled one by one: enrollment time, the first query
-  (which builds the index), then single-query latency and recall@1 against exact search.
+  (which builds the index), then single-query latency and recall@1 against exact search. Then
+  the database is saved with its index and loaded again, as a learner's next session would:
+  load time, first-query time with the saved index (``load_plus_first_query_s``), next to the
+  first query that rebuilds the index (``rebuild_load_plus_first_query_s``), in the same run.
 
 Usage: ``python benchmarks/identify_scale.py [--sizes 1000 10000 100000 1000000] [--parts ...]``
 Writes ``benchmarks/results/identify_scale.json``.
@@ -33,13 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import _report
 import numpy as np
 
-from facelib import ann, assets
+from facelib import ann, assets, database
 from facelib.database import FaceDatabase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "identify_scale.json"
@@ -63,7 +67,7 @@ def lfw_encodings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from facelib.images import load_image
 
     root = assets.locate("lfw") / "lfw_funneled"
-    weights = faces.converted_weights_path(assets.file("dlib_models", faces.RESNET_FILE))
+    weights = faces.converted_weights_path(assets.checksum("dlib_models", faces.RESNET_FILE))
     cache = assets.home() / "encodings" / f"lfw_centrebox_{weights.name.split('.')[0]}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as f:
@@ -149,6 +153,33 @@ def measure_database(k: int, n_queries: int, timed: int, noise_norm: float, rng:
     names = [m.name for m in db.identify(queries, threshold=2.0)]
     _, exact_ids = ann.NearestIndex(exact_below=k + 1).fit(gallery).search(queries)
     row["recall_at_1"] = round(float(np.mean([n == f"id{i}" for n, i in zip(names, exact_ids[:, 0], strict=True)])), 4)
+    row |= saved_index(db, queries, names)
+    return row
+
+
+def saved_index(db: FaceDatabase, queries: np.ndarray, names: list) -> dict:
+    """Save ``db`` with its index, load it back and answer the first query: the saved index against a rebuild."""
+    with tempfile.TemporaryDirectory(dir=assets.home()) as folder:
+        path = Path(folder) / "people.npz"
+        start = time.perf_counter()
+        db.save(path)
+        row = {"save_s": round(time.perf_counter() - start, 3),
+               "index_file_mb": round(database.index_path(path).stat().st_size / 2**20, 1)}
+        del db
+        start = time.perf_counter()
+        loaded = FaceDatabase.load(path)
+        row["load_s"] = round(time.perf_counter() - start, 3)
+        first = loaded.identify(queries[0])
+        row["load_plus_first_query_s"] = round(time.perf_counter() - start, 3)
+        assert first[0].name == names[0] and loaded._index is not None  # the saved index answered
+        same = [m.name for m in loaded.identify(queries, threshold=2.0)] == names
+        del loaded
+        database.index_path(path).unlink()  # as after a change by another writer: rebuilt on the first query
+        start = time.perf_counter()
+        rebuilt = FaceDatabase.load(path)
+        rebuilt.identify(queries[0])
+        row["rebuild_load_plus_first_query_s"] = round(time.perf_counter() - start, 3)
+    row["saved_index_same_answers"] = same
     return row
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import unicodedata
 import zipfile
@@ -56,6 +57,8 @@ FORMAT_VERSION = 1
 INDEX_FORMAT_VERSION = 1
 MAX_NAME_LENGTH = 100
 _KEYS = {"format_version", "names", "encodings", "owners"}
+# in names joined by "/": an empty name, ".", "..", or white space at either end of a name
+_UNUSUAL_NAME = re.compile(r"(?:^|/)(?:\.{0,2})(?:/|$)|(?:^|/)\s|\s(?:/|$)")
 
 
 class DatabaseError(FacelibError, ValueError):
@@ -170,7 +173,8 @@ class FaceDatabase:
     def __init__(self, dim: int | None = None, exact_below: int = EXACT_BELOW):
         self.dim = None if dim is None else check_int("dim", dim, minimum=1)
         self.exact_below = check_int("exact_below", exact_below, minimum=0)
-        self._people: dict[str, np.ndarray] = {}
+        self._by_name: dict[str, np.ndarray] | None = {}  # None after load: made on first use (see _people)
+        self._order: list[str] | None = []  # names in enrollment order, cached
         self._stack: tuple[np.ndarray, np.ndarray] | None = None  # (encodings, owners), dropped on change
         self._digest: str | None = None  # checksum of the stacked encodings, when known
         self._index: NearestIndex | None = None  # built by identify or read by load, dropped on change
@@ -178,7 +182,7 @@ class FaceDatabase:
         self._source: Path | None = None  # the file this database was loaded from or saved to
 
     def __len__(self) -> int:
-        return len(self._people)
+        return len(self._names())
 
     def __contains__(self, name) -> bool:
         try:
@@ -192,11 +196,11 @@ class FaceDatabase:
     @property
     def names(self) -> list[str]:
         """Enrolled names, in enrollment order."""
-        return list(self._people)
+        return list(self._names())
 
     @property
     def n_encodings(self) -> int:
-        return sum(len(e) for e in self._people.values())
+        return len(self._stacked()[1])
 
     def encodings_of(self, name: str) -> np.ndarray:
         """A copy of the stored encodings of ``name``, shape (k, d)."""
@@ -231,9 +235,24 @@ class FaceDatabase:
         del self._people[key]
         self._changed(("remove", key, None))
 
+    @property
+    def _people(self) -> dict[str, np.ndarray]:
+        """Name -> encodings (k, d); after :meth:`load`, views into the stacked encodings, made on first use."""
+        if self._by_name is None:
+            encodings, owners = self._stack
+            bounds = np.searchsorted(owners, np.arange(len(self._order) + 1)).tolist()
+            self._by_name = {name: encodings[start:stop]
+                             for name, start, stop in zip(self._order, bounds[:-1], bounds[1:], strict=True)}
+        return self._by_name
+
+    def _names(self) -> list[str]:
+        if self._order is None:
+            self._order = list(self._people)
+        return self._order
+
     def _changed(self, change: tuple[str, str, np.ndarray | None]) -> None:
         self._changes.append(change)
-        self._stack = self._digest = self._index = None
+        self._stack = self._digest = self._index = self._order = None
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
         if self._stack is None:
@@ -271,7 +290,7 @@ class FaceDatabase:
         if self._index is None:
             self._index = NearestIndex(exact_below=self.exact_below).fit(stored)
         distances, nearest = self._index.search(queries)
-        names = self.names
+        names = self._names()
         return [Match(names[owners[k]] if same_person(d, threshold) else None, float(d))
                 for d, k in zip(distances[:, 0], nearest[:, 0], strict=True)]
 
@@ -336,7 +355,7 @@ class FaceDatabase:
             else:
                 current.enroll(name, array)
         same = not self._changes and self._digest is not None and self._digest == current._digest
-        self._people, self.dim = current._people, current.dim
+        self._by_name, self._order, self.dim = current._by_name, current._order, current.dim
         self._stack, self._digest = current._stack, current._digest
         self._index = self._index if same else None
 
@@ -377,12 +396,7 @@ class FaceDatabase:
             raise DatabaseError(f"{path} is damaged: names must be text, got dtype {names.dtype}")
         if names.size and encodings.shape[0] and not np.all(np.isfinite(encodings)):
             raise DatabaseError(f"{path} is damaged: encodings contain NaN or infinite values")
-        try:
-            keys = [normalize_name(name) for name in names.tolist()]
-        except DatabaseError as error:
-            raise DatabaseError(f"{path} is damaged: {error}") from error
-        if len(set(keys)) != len(keys):
-            raise DatabaseError(f"{path} is damaged: a name stands twice")
+        keys = _stored_names(path, names.tolist())
         db = cls(dim=encodings.shape[1] or None, exact_below=exact_below)
         encodings = encodings.astype(np.float32, copy=False)
         order = np.argsort(owners, kind="stable")
@@ -393,7 +407,7 @@ class FaceDatabase:
         bounds = np.searchsorted(owners, np.arange(len(keys) + 1))
         if np.any(np.diff(bounds) == 0):
             raise DatabaseError(f"{path} is damaged: a person without encodings")
-        db._people = dict(zip(keys, np.split(stacked, bounds[1:-1]), strict=True)) if keys else {}
+        db._by_name, db._order = None, keys  # per-person views are made on first use, not here
         db._stack, db._source = (stacked, owners), path
         if "encodings_sha256" in arrays and stacked is encodings:
             db._digest = str(arrays["encodings_sha256"])
@@ -422,6 +436,27 @@ class FaceDatabase:
                 why = f"unreadable ({error})"
         _say(f"the saved index {target} is {why}; rebuilding it on the first query (save the database to keep it)")
         return None
+
+
+def _stored_names(path: Path, names: list[str]) -> list[str]:
+    """The names of a database file, checked as :func:`normalize_name` would leave them.
+
+    A file written by :meth:`FaceDatabase.save` holds normalised names; checking the names joined
+    by "/" (a character no name may hold) takes a few string scans instead of a call per name,
+    which matters at a million people. Anything unusual gets the precise check, name by name.
+    """
+    joined = "/".join(names)
+    usual = (not names or (joined.isprintable() and "\\" not in joined and joined.count("/") == len(names) - 1
+                           and unicodedata.is_normalized("NFC", joined)
+                           and not _UNUSUAL_NAME.search(joined) and max(map(len, names)) <= MAX_NAME_LENGTH))
+    if not usual:
+        try:
+            names = [normalize_name(name) for name in names]
+        except DatabaseError as error:
+            raise DatabaseError(f"{path} is damaged: {error}") from error
+    if len(set(names)) != len(names):
+        raise DatabaseError(f"{path} is damaged: a name stands twice")
+    return names
 
 
 def _check_path(path) -> Path:
