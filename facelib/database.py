@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import unicodedata
 import zipfile
@@ -57,8 +56,9 @@ FORMAT_VERSION = 1
 INDEX_FORMAT_VERSION = 1
 MAX_NAME_LENGTH = 100
 _KEYS = {"format_version", "names", "encodings", "owners"}
-# in names joined by "/": an empty name, ".", "..", or white space at either end of a name
-_UNUSUAL_NAME = re.compile(r"(?:^|/)(?:\.{0,2})(?:/|$)|(?:^|/)\s|\s(?:/|$)")
+# in "/name/name/.../": an empty name, ".", "..", or a space at either end of a name (other white
+# space is not printable, which sends the names to the check one by one)
+_UNUSUAL_PARTS = ("//", "/./", "/../", "/ ", " /")
 
 
 class DatabaseError(FacelibError, ValueError):
@@ -186,9 +186,10 @@ class FaceDatabase:
 
     def __contains__(self, name) -> bool:
         try:
-            return normalize_name(name) in self._people
+            key = normalize_name(name)
         except DatabaseError:
             return False
+        return key in self._people if self._by_name is not None else key in set(self._names())
 
     def __repr__(self) -> str:
         return f"FaceDatabase({len(self)} people, {self.n_encodings} encodings, dim={self.dim})"
@@ -394,18 +395,18 @@ class FaceDatabase:
             raise DatabaseError(f"{path} is damaged: owners must be integers in [0, {len(names)})")
         if names.size and names.dtype.kind != "U":
             raise DatabaseError(f"{path} is damaged: names must be text, got dtype {names.dtype}")
-        if names.size and encodings.shape[0] and not np.all(np.isfinite(encodings)):
+        if encodings.size and not np.isfinite(encodings.sum(dtype=np.float64)):  # NaN and inf survive a sum
             raise DatabaseError(f"{path} is damaged: encodings contain NaN or infinite values")
         keys = _stored_names(path, names.tolist())
         db = cls(dim=encodings.shape[1] or None, exact_below=exact_below)
         encodings = encodings.astype(np.float32, copy=False)
-        order = np.argsort(owners, kind="stable")
-        if np.all(order == np.arange(len(order))):  # as save writes them: person by person
-            stacked, owners = encodings, owners.astype(np.int64)
+        owners = owners.astype(np.int64, copy=False)
+        if np.any(owners[1:] < owners[:-1]):  # save writes them person by person; sort anything else
+            order = np.argsort(owners, kind="stable")
+            stacked, owners = encodings[order], owners[order]
         else:
-            stacked, owners = encodings[order], owners[order].astype(np.int64)
-        bounds = np.searchsorted(owners, np.arange(len(keys) + 1))
-        if np.any(np.diff(bounds) == 0):
+            stacked = encodings
+        if np.any(np.bincount(owners, minlength=len(keys)) == 0):
             raise DatabaseError(f"{path} is damaged: a person without encodings")
         db._by_name, db._order = None, keys  # per-person views are made on first use, not here
         db._stack, db._source = (stacked, owners), path
@@ -446,9 +447,10 @@ def _stored_names(path: Path, names: list[str]) -> list[str]:
     which matters at a million people. Anything unusual gets the precise check, name by name.
     """
     joined = "/".join(names)
+    wrapped = f"/{joined}/"
     usual = (not names or (joined.isprintable() and "\\" not in joined and joined.count("/") == len(names) - 1
-                           and unicodedata.is_normalized("NFC", joined)
-                           and not _UNUSUAL_NAME.search(joined) and max(map(len, names)) <= MAX_NAME_LENGTH))
+                           and unicodedata.is_normalized("NFC", joined) and max(map(len, names)) <= MAX_NAME_LENGTH
+                           and not any(part in wrapped for part in _UNUSUAL_PARTS)))
     if not usual:
         try:
             names = [normalize_name(name) for name in names]

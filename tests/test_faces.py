@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import dlib_model
 
 from facelib import dlibfmt, faces
 from facelib.images import load_image
@@ -18,13 +19,9 @@ N_LFW = 50
 
 
 # -- dlib references, computed once per session -------------------------------------------------
-@functools.cache
 def _dlib_models(folder: Path):
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(str(folder / "shape_predictor_5_face_landmarks.dat")),
-        dlib.face_recognition_model_v1(str(folder / "dlib_face_recognition_resnet_model_v1.dat")),
-    )
+    """dlib's HOG detector, shape predictor and encoder (shared with the other parity tests in conftest)."""
+    return dlib_model("hog_detector"), dlib_model("shape_predictor"), dlib_model("face_encoder")
 
 
 @functools.cache
