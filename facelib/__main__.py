@@ -110,7 +110,7 @@ def _database_path(value: str) -> Path:
 
 def _verify(args) -> int:
     from facelib import faces
-    from facelib.verify import same_person
+    from facelib.decision import same_person
 
     paths = [args.image_a, args.image_b]
     a, b = (_one_face(image, path, args.upsample) for image, path in zip(_load_images(paths), paths, strict=True))

@@ -1,7 +1,7 @@
 """A face recognition database: enroll people's encodings, identify new faces 1:K, save and load.
 
 Identification compares a query encoding q with every stored encoding e and answers the
-person of the nearest one, if it is close enough (:func:`facelib.verify.same_person`):
+person of the nearest one, if it is close enough (:func:`facelib.decision.same_person`):
 
     k* = argmin_k ||q - e_k||_2,   answer = name(k*) if ||q - e_k*||_2 <= tau else None ("not recognized").
 
@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from facelib.ann import EXACT_BELOW, NearestIndex, check_vectors
+from facelib.decision import same_person
 from facelib.errors import FacelibError
 from facelib.storage import atomic_write, remove_stale_temporaries, sha256_arrays
 from facelib.validation import check_float, check_int
@@ -281,8 +282,6 @@ class FaceDatabase:
         list of Match
             One per query, in order.
         """
-        from facelib.verify import same_person
-
         threshold = check_float("threshold", threshold, minimum=0.0)
         if not len(self):
             raise DatabaseError("the database is empty: enroll at least one person before identifying")

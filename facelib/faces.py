@@ -10,7 +10,7 @@ The pipeline, as in dlib and the ``face_recognition`` library:
 4. :func:`encode_chips` runs dlib's ResNet on batches of chips (:mod:`facelib.encoder`);
 5. :func:`face_distance` and :func:`compare_faces` compare descriptors:
    :math:`d(A, B) = \\lVert f(A) - f(B) \\rVert_2`, same person when :math:`d \\le \\tau` (0.6),
-   the one rule of :func:`facelib.verify.same_person`.
+   the one rule of :func:`facelib.decision.same_person`.
 
 :func:`encode_faces` chains steps 1 to 4 and says which images hold no face
 (:class:`NoFaceError`); the centre-box fallback of the LFW protocol is an explicit option.
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from facelib.align import CHIP_SIZE, MAX_CHIP_SIZE, center_box, face_chips, jitter_chip
+from facelib.decision import same_person
 from facelib.encoder import (
     EMBEDDING_SIZE,
     RESNET_FILE,
@@ -246,14 +247,12 @@ def face_distance(known, candidate) -> np.ndarray:
 
 
 def compare_faces(a, b, threshold: float = 0.6) -> np.ndarray:
-    """Same person? :math:`d(A, B) \\le \\tau` (:func:`facelib.verify.same_person`; dlib's ResNet was trained for 0.6).
+    """Same person? :math:`d(A, B) \\le \\tau` (:func:`facelib.decision.same_person`; dlib trained for 0.6).
 
     Raises
     ------
     facelib.errors.ArgumentError
         For a threshold that is not a positive finite number, naming ``threshold``.
     """
-    from facelib.verify import same_person
-
     threshold = check_float("threshold", threshold, minimum=0.0, exclusive_minimum=True)
     return same_person(face_distance(a, b), threshold)

@@ -20,25 +20,12 @@ import numpy as np
 from keras import ops
 from sklearn import metrics
 
+from facelib.decision import same_person
 from facelib.errors import ArgumentError
 from facelib.validation import check_choice, check_float, check_int
 
 __all__ = ["same_person", "distances", "all_pairs", "balanced_pairs", "accuracy", "best_threshold", "KFoldResult",
            "kfold_accuracy", "ROC", "roc", "AbsDifference", "ChiSquare", "binary_head"]
-
-
-def same_person(distance, threshold: float) -> np.ndarray:
-    """The one decision rule of facelib: same person when :math:`d \\le \\tau`.
-
-    Used by :func:`facelib.faces.verify`, :func:`accuracy`, :meth:`facelib.database.FaceDatabase.identify`
-    and the command line, so a distance equal to the threshold means "same" everywhere.
-
-    Examples
-    --------
-    >>> same_person([0.5, 0.6, 0.7], 0.6).tolist()
-    [True, True, False]
-    """
-    return np.asarray(distance) <= threshold
 
 
 def _check_pairs(distances, same) -> tuple[np.ndarray, np.ndarray]:
