@@ -32,7 +32,7 @@ lab: setup
 test: assets unit notebooks assignments
 
 unit: setup
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest -q
 
 notebooks: setup
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 \

@@ -10,7 +10,29 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def alternate(sides: dict[str, Callable[[], T]], rounds: int, warm_up: bool = True) -> dict[str, list[T]]:
+    """Call every side once per round, in turn, for ``rounds`` rounds; each side's results in order.
+
+    Alternating (rather than all rounds of one side, then the other) makes a change in the load of
+    a shared machine hit every side alike; report the median of each list. With ``warm_up`` each
+    side is called once first, unrecorded (graph tracing, caches).
+    """
+    if warm_up:
+        for side in sides.values():
+            side()
+    results: dict[str, list[T]] = {name: [] for name in sides}
+    for i in range(rounds):
+        for name, side in sides.items():
+            results[name].append(side())
+        print(f"round {i + 1}/{rounds} done", flush=True)
+    return results
 
 
 def machine(**versions: str) -> dict:

@@ -67,11 +67,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    runs: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
-    for i in range(args.rounds):
-        for side in ("off", "on"):
-            runs[side].append(run_side(side == "on"))
-        print(f"round {i + 1}/{args.rounds} done", flush=True)
+    runs = _report.alternate({"off": lambda: run_side(False), "on": lambda: run_side(True)}, args.rounds,
+                             warm_up=False)  # each call is a fresh process
     rows = []
     for name in CASES:
         off = sorted(r[name] for r in runs["off"])[len(runs["off"]) // 2]

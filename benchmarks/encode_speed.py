@@ -15,6 +15,7 @@ Writes ``benchmarks/results/encode_speed.json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -64,7 +65,7 @@ print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]))
 
 def load_times() -> dict:
     """Wall and CPU seconds to get the encoder in a fresh process (imports excluded): first from
-    the .dat file (conversion), then from the cached .weights.h5."""
+    the .dat file (conversion), then from the checked cache of converted weights."""
     dat = assets.file("dlib_models", faces.RESNET_FILE)
     times = {}
     with tempfile.TemporaryDirectory() as home:
@@ -107,14 +108,8 @@ def main() -> None:
         faces.encode_chips(chips, batch_size=batch_size)
         return len(chips) / (time.perf_counter() - t0)
 
-    dlib_rate()  # warm-up both sides (graph tracing, memory)
-    for batch_size in args.batch_sizes:
-        facelib_rate(batch_size)
-    rates = {"dlib": [], **{f"facelib_batch_{b}": [] for b in args.batch_sizes}}
-    for _ in range(args.rounds):
-        rates["dlib"].append(dlib_rate())
-        for batch_size in args.batch_sizes:
-            rates[f"facelib_batch_{batch_size}"].append(facelib_rate(batch_size))
+    sides = {"dlib": dlib_rate, **{f"facelib_batch_{b}": functools.partial(facelib_rate, b) for b in args.batch_sizes}}
+    rates = _report.alternate(sides, args.rounds)
     dlib_median = float(np.median(rates["dlib"]))
     rows = []
     for name, values in rates.items():

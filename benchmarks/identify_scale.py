@@ -22,7 +22,11 @@ Three parts (``--parts``), written into one results file:
   ``FACELIB_HOME/encodings/``.
 * ``database``: the whole ``FaceDatabase.identify`` (validation, index, names) at the largest
   size, synthetic, one person per vector enrolled one by one: enrollment time, the first query
-  (which builds the index), then single-query latency and recall@1 against exact search.
+  (which builds the index), then single-query latency and recall@1 against exact search. Then
+  the database is saved with its index and loaded again in a fresh process, as a learner's next
+  session would: load time and load plus the first query with the saved index
+  (``load_plus_first_query_s``), next to load plus the first query that rebuilds the index
+  (``rebuild_load_plus_first_query_s``, the index file deleted), in the same run.
 
 Usage: ``python benchmarks/identify_scale.py [--sizes 1000 10000 100000 1000000] [--parts ...]``
 Writes ``benchmarks/results/identify_scale.json``.
@@ -33,13 +37,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import _report
 import numpy as np
 
-from facelib import ann, assets
+from facelib import ann, assets, database
 from facelib.database import FaceDatabase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "identify_scale.json"
@@ -63,7 +70,7 @@ def lfw_encodings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from facelib.images import load_image
 
     root = assets.locate("lfw") / "lfw_funneled"
-    weights = faces.converted_weights_path(assets.file("dlib_models", faces.RESNET_FILE))
+    weights = faces.converted_weights_path(assets.checksum("dlib_models", faces.RESNET_FILE))
     cache = assets.home() / "encodings" / f"lfw_centrebox_{weights.name.split('.')[0]}.npz"
     if cache.is_file():
         with np.load(cache, allow_pickle=False) as f:
@@ -149,6 +156,48 @@ def measure_database(k: int, n_queries: int, timed: int, noise_norm: float, rng:
     names = [m.name for m in db.identify(queries, threshold=2.0)]
     _, exact_ids = ann.NearestIndex(exact_below=k + 1).fit(gallery).search(queries)
     row["recall_at_1"] = round(float(np.mean([n == f"id{i}" for n, i in zip(names, exact_ids[:, 0], strict=True)])), 4)
+    row |= saved_index(db, queries, names)
+    return row
+
+
+_NEXT_SESSION = """
+import json, sys, time
+import numpy as np
+from facelib.database import FaceDatabase
+query = np.load(sys.argv[2])
+start = time.perf_counter()
+db = FaceDatabase.load(sys.argv[1])
+loaded = time.perf_counter() - start
+from_file = db._index is not None  # the saved index was read (else it is built by the first query)
+match = db.identify(query, threshold=2.0)[0]
+print(json.dumps([loaded, time.perf_counter() - start, match.name, from_file]))
+"""
+
+
+def next_session(path: Path, query: Path) -> tuple[float, float, str, bool]:
+    """In a fresh process, as a learner's next session: seconds to load, to load and answer one query."""
+    run = subprocess.run([sys.executable, "-c", _NEXT_SESSION, str(path), str(query)], capture_output=True,
+                         text=True, check=True)
+    return tuple(json.loads(run.stdout.strip().splitlines()[-1]))
+
+
+def saved_index(db: FaceDatabase, queries: np.ndarray, names: list) -> dict:
+    """Save ``db`` with its index; then, in fresh processes, load it and answer one query with the saved
+    index and after deleting it (the index rebuilt on the first query, as after another writer's change)."""
+    with tempfile.TemporaryDirectory(dir=assets.home()) as folder:
+        path, query = Path(folder) / "people.npz", Path(folder) / "query.npy"
+        np.save(query, queries[:1])
+        start = time.perf_counter()
+        db.save(path)
+        row = {"save_s": round(time.perf_counter() - start, 3),
+               "index_file_mb": round(database.index_path(path).stat().st_size / 2**20, 1)}
+        load_s, total_s, name, used_saved = next_session(path, query)
+        row |= {"load_s": round(load_s, 3), "load_plus_first_query_s": round(total_s, 3)}
+        assert name == names[0] and used_saved  # the saved index answered, and answered right
+        database.index_path(path).unlink()
+        _, total_s, name, used_saved = next_session(path, query)
+        assert name == names[0] and not used_saved
+        row["rebuild_load_plus_first_query_s"] = round(total_s, 3)
     return row
 
 

@@ -1,7 +1,7 @@
 """LFW verification, the standard protocol: facelib's pipeline and dlib's own, side by side.
 
-Protocol (DESIGN.md): the official ``pairs.txt`` (10 folds of 300 matched + 300 mismatched
-pairs); per image the detected face nearest the image centre (detector upsample 1), else a
+Protocol (the project's design notes, "LFW protocol"): the official ``pairs.txt`` (10 folds of
+300 matched + 300 mismatched pairs); per image the detected face nearest the image centre (detector upsample 1), else a
 fixed centre box (counted); Euclidean distance between descriptors; the threshold tau is
 chosen on 9 folds and the accuracy measured on the 10th; mean and std over the folds. Also
 ROC AUC and the true accept rate at a false accept rate of 1e-3 (all 6,000 pairs).
@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 import facelib
-from facelib import datasets, encodings, faces, verify
+from facelib import datasets, encoding_cache, faces, verify
 from facelib.images import load_image
 
 matplotlib.use("Agg")
@@ -58,11 +58,11 @@ def facelib_chips(files: list[Path], method: str, upsample: int) -> tuple[np.nda
     start = time.perf_counter()
     for path in tqdm(files, desc=f"facelib {method}", unit="img"):
         if method == "detect":
-            chip, detected = faces.align_faces([path], upsample=upsample)
+            chip, detected = faces.align_faces([path], upsample=upsample, fallback=True)  # counted below
             chips.append(chip[0])
             fallbacks += int(not detected[0])
         else:
-            chips.append(encodings.chip_of(path, "center"))
+            chips.append(encoding_cache.chip_of(path, "center"))
     return np.stack(chips), fallbacks, (time.perf_counter() - start) / len(files)
 
 
@@ -87,7 +87,7 @@ def dlib_encodings(files: list[Path], upsample: int) -> tuple[np.ndarray, int, f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--method", choices=encodings.METHODS, default="detect")
+    parser.add_argument("--method", choices=encoding_cache.METHODS, default="detect")
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--jitter", type=int, default=0, help="random jitters added to chip + mirror")
     parser.add_argument("--dlib", action="store_true", help="measure dlib's row in this run")

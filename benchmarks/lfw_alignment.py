@@ -2,7 +2,7 @@
 
 Both sides encode the same images of the first ``--pairs`` pairs of the official fold 1
 (half matched, half mismatched) with the same encoder; only how the face is found differs
-(:data:`facelib.encodings.METHODS`). Reported per side: seconds per image (no cache),
+(:data:`facelib.encoding_cache.METHODS`). Reported per side: seconds per image (no cache),
 verification accuracy (threshold chosen on 9 of 10 interleaved sub-folds, measured on the
 tenth) and AUC; and how far apart the two sides' encodings of the same image are.
 
@@ -21,7 +21,7 @@ import _report
 import numpy as np
 
 import facelib
-from facelib import datasets, encodings, faces, verify
+from facelib import datasets, encoding_cache, faces, verify
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lfw_alignment.json"
 
@@ -40,9 +40,9 @@ def main() -> None:
     row = {f: i for i, f in enumerate(files)}
     result = {"pairs": len(index), "images": len(files), "methods": {}}
     enc = {}
-    for method in encodings.METHODS:
+    for method in encoding_cache.METHODS:
         start = time.perf_counter()
-        enc[method] = encodings.encode_files(files, method=method, use_cache=False)
+        enc[method] = encoding_cache.encode_files(files, method=method, use_cache=False)
         seconds = time.perf_counter() - start
         d = verify.distances(enc[method][[row[f] for f in first]], enc[method][[row[f] for f in second]])
         folds = np.arange(len(d)) % 10
@@ -53,7 +53,7 @@ def main() -> None:
     gap = verify.distances(enc["center"], enc["detect"])
     result["encoding_gap"] = {"median": float(np.median(gap)), "max": float(gap.max()),
                               "above_0.3": int((gap > 0.3).sum())}
-    times = [result["methods"][m]["seconds_per_image"] for m in encodings.METHODS]
+    times = [result["methods"][m]["seconds_per_image"] for m in encoding_cache.METHODS]
     result["speedup_center_over_detect"] = times[1] / times[0]
     print(json.dumps(result, indent=2))
     _report.write(RESULTS, result)

@@ -19,17 +19,19 @@ Examples
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from facelib.assets import AssetError
+from facelib.errors import FacelibError
 
 USAGE_ERROR = 2
+MAX_THRESHOLD = 2.0  # dlib's descriptors are about unit length: distances between faces lie in [0, 2]
 
 
-class CommandError(ValueError):
+class CommandError(FacelibError, ValueError):
     """A command cannot run on the input it was given (the message says why and what to do)."""
 
 
@@ -40,10 +42,19 @@ def _progress(items, description: str):
     return tqdm(items, desc=description, disable=None, leave=False, file=sys.stderr)
 
 
+def _check_files(paths: list[str]) -> None:
+    """Fail before any work when a file is missing, naming every one."""
+    problems = [f"{path} {'is not a file' if Path(path).exists() else 'does not exist'}"
+                for path in paths if not Path(path).is_file()]
+    if problems:
+        raise CommandError(f"{'; '.join(problems[:10])}{' ...' if len(problems) > 10 else ''}")
+
+
 def _load_images(paths: list[str]) -> list[np.ndarray]:
-    """Read every image before any model is loaded, so bad files fail fast."""
+    """Read every image before any model is loaded, so bad files fail fast (for a few images only)."""
     from facelib.images import load_image
 
+    _check_files(paths)
     return [load_image(path) for path in paths]
 
 
@@ -60,7 +71,7 @@ def _faces(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _one_face(image: np.ndarray, path: str, upsample: int) -> np.ndarray:
     """The encoding of the face nearest the image centre; an error when there is none."""
-    from facelib.faces import _central_face
+    from facelib.faces import central_face
 
     boxes, encodings = _faces(image, upsample)
     if len(boxes) == 0:
@@ -68,13 +79,18 @@ def _one_face(image: np.ndarray, path: str, upsample: int) -> np.ndarray:
                            "about 40 pixels wide, or try --upsample 2 for small faces.")
     if len(boxes) > 1:
         print(f"note: {len(boxes)} faces in {path}; using the one nearest the centre", file=sys.stderr)
-    return encodings[np.flatnonzero((boxes == _central_face(boxes, image.shape)).all(1))[0]]
+    return encodings[central_face(boxes, image.shape)]
 
 
 def _threshold(value: str) -> float:
-    number = float(value)
-    if not np.isfinite(number) or number <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
+    if not math.isfinite(number) or not 0 < number <= MAX_THRESHOLD:
+        raise argparse.ArgumentTypeError(
+            f"must be a number in (0, {MAX_THRESHOLD:g}], got {value}: distances between dlib's face descriptors "
+            "(about unit length) lie between 0 and 2, so a larger threshold accepts everyone (0.6 is dlib's)")
     return number
 
 
@@ -94,31 +110,37 @@ def _database_path(value: str) -> Path:
 
 def _verify(args) -> int:
     from facelib import faces
+    from facelib.decision import same_person
 
     paths = [args.image_a, args.image_b]
     a, b = (_one_face(image, path, args.upsample) for image, path in zip(_load_images(paths), paths, strict=True))
     distance = float(faces.face_distance(a, b))
-    same = distance < args.threshold
+    same = bool(same_person(distance, args.threshold))
     print(f"distance {distance:.4f}: {'same person' if same else 'different people'} "
           f"(threshold {args.threshold:g})")
     return 0 if same else 1
 
 
 def _enroll(args) -> int:
-    from facelib.database import FaceDatabase, _check_name
+    from facelib.database import FaceDatabase, lock_path, normalize_name
+    from facelib.images import load_image
 
-    name = _check_name(args.name)
-    db = FaceDatabase.load(args.database) if args.database.exists() else FaceDatabase()
+    name = normalize_name(args.name)
+    _check_files(args.images)
+    if not args.database.parent.is_dir():
+        raise CommandError(f"folder {args.database.parent} does not exist; create it first")
+    try:  # fail before the encoding, not after it, when the database cannot be written
+        lock_path(args.database).touch()
+    except OSError as error:
+        raise CommandError(f"cannot write the database {args.database}: {error.strerror or error} in "
+                           f"{args.database.parent}; choose a folder you can write to") from error
+    db = FaceDatabase.open(args.database)
     if name in db:
         raise CommandError(f"{name!r} is already enrolled in {args.database}; choose another name "
                            f"(the file was not changed)")
-    if not args.database.parent.is_dir():
-        raise CommandError(f"folder {args.database.parent} does not exist; create it first")
-    images = _load_images(args.images)
-    encodings = [_one_face(image, path, args.upsample)
-                 for image, path in _progress(list(zip(images, args.images, strict=True)), "enroll")]
+    encodings = [_one_face(load_image(path), path, args.upsample) for path in _progress(args.images, "enroll")]
     db.enroll(name, np.stack(encodings))
-    db.save(args.database)
+    db.save(args.database)  # under the writers' lock, merged with what others saved meanwhile
     print(f"enrolled {name!r} with {len(encodings)} face(s); {args.database} holds {len(db)} "
           f"{'person' if len(db) == 1 else 'people'}")
     return 0
@@ -126,16 +148,17 @@ def _enroll(args) -> int:
 
 def _identify(args) -> int:
     from facelib.database import FaceDatabase
+    from facelib.images import load_image
 
+    _check_files(args.images)
     if not args.database.is_file():
         raise CommandError(f"no database at {args.database}; create one with `facelib enroll {args.database} "
                            "NAME IMAGE...`")
     db = FaceDatabase.load(args.database)
     if len(db) == 0:
         raise CommandError(f"{args.database} holds nobody; enroll people first")
-    images = _load_images(args.images)
-    for image, path in _progress(list(zip(images, args.images, strict=True)), "identify"):
-        boxes, encodings = _faces(image, args.upsample)
+    for path in _progress(args.images, "identify"):  # one image in memory at a time
+        boxes, encodings = _faces(load_image(path), args.upsample)
         if len(boxes) == 0:
             print(f"{path}: no face found")
             continue
@@ -174,11 +197,11 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="are two photos of the same person? (exit 0: yes, 1: no)",
                             description="Distance between the faces nearest the centres of two photos; "
-                                        "exit code 0 when it is below the threshold (same person), else 1.")
+                                        "exit code 0 when it is at most the threshold (same person), else 1.")
     verify.add_argument("image_a", metavar="A")
     verify.add_argument("image_b", metavar="B")
     verify.add_argument("--threshold", type=_threshold, default=0.6,
-                        help="largest distance for the same person (default 0.6, dlib's)")
+                        help="largest distance for the same person, in (0, 2] (default 0.6, dlib's)")
     verify.set_defaults(run=_verify)
 
     enroll = sub.add_parser("enroll", help="add a person to a face database (.npz)",
@@ -196,12 +219,14 @@ def _parser() -> argparse.ArgumentParser:
     identify.add_argument("database", metavar="DB", type=_database_path)
     identify.add_argument("images", metavar="IMAGE", nargs="+")
     identify.add_argument("--threshold", type=_threshold, default=0.6,
-                          help="largest distance still recognised (default 0.6)")
+                          help="largest distance still recognised, in (0, 2] (default 0.6)")
     identify.set_defaults(run=_identify)
 
     for command in (verify, enroll, identify):
         command.add_argument("--upsample", type=int, choices=range(0, 4), default=1,
-                             help="detector upsampling: 1 finds faces from about 40 px, 2 from 20 px")
+                             help="detector upsampling for images up to about 2048x2048: 1 finds faces from about "
+                                  "40 px, 2 from 20 px; larger photos are never enlarged (faces from about 120 px "
+                                  "in a 12 MP photo are found) and 2 or more is refused for them")
 
     stylize = sub.add_parser("stylize", help="neural style transfer: CONTENT painted in the style of STYLE",
                              description="Generate an image with the content of CONTENT and the style of "
@@ -226,11 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["assets"]:
         from facelib import assets
 
-        return assets._main(argv[1:])
+        return assets.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, AssetError) as error:  # ImageError, DatabaseError, CommandError, ...
+    except FacelibError as error:  # bad input, a damaged file, a missing asset; anything else is a bug
         print(f"facelib {args.command}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -22,7 +22,10 @@ import math
 
 import numpy as np
 
-__all__ = ["NearestIndex", "EXACT_BELOW"]
+from facelib.errors import ArgumentError, FacelibError
+from facelib.validation import check_int
+
+__all__ = ["NearestIndex", "NotFittedError", "EXACT_BELOW", "check_vectors"]
 
 EXACT_BELOW = 50_000
 _MIN_PER_LIST = 39  # FAISS's k-means wants at least 39 training points per cell
@@ -30,26 +33,27 @@ _MIN_SCANNED = 25_000  # default n_probe reads at least this many vectors per qu
 _CHUNK_BYTES = 64 * 2**20  # exact search: at most this much memory for one block of distances
 
 
+class NotFittedError(FacelibError, RuntimeError):
+    """The index holds no vectors yet: call fit first."""
+
+
 def check_vectors(vectors, argument: str, dim: int | None = None) -> np.ndarray:
-    """``vectors`` as a finite real (n, d) array (one (d,) vector becomes (1, d)); ValueError names ``argument``."""
-    array = np.asarray(vectors)
+    """``vectors`` as a finite real (n, d) array (one (d,) vector becomes (1, d)); ArgumentError names ``argument``."""
+    try:
+        array = np.asarray(vectors)
+    except (ValueError, TypeError) as error:
+        raise ArgumentError(f"{argument} must be an (n, d) array of numbers, not a ragged list ({error})") from None
     if array.dtype == bool or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(f"{argument} must hold real numbers, got dtype {array.dtype}")
+        raise ArgumentError(f"{argument} must hold real numbers, got dtype {array.dtype}")
     if array.ndim == 1:
         array = array[None, :]
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{argument} must have shape (d,) or (n, d) with n, d >= 1, got {np.shape(vectors)}")
+        raise ArgumentError(f"{argument} must have shape (d,) or (n, d) with n, d >= 1, got {np.shape(vectors)}")
     if dim is not None and array.shape[1] != dim:
-        raise ValueError(f"{argument} have {array.shape[1]} values each, but {dim}-dimensional vectors are stored")
+        raise ArgumentError(f"{argument} have {array.shape[1]} values each, but {dim}-dimensional vectors are stored")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{argument} contain NaN or infinite values")
+        raise ArgumentError(f"{argument} contain NaN or infinite values")
     return array
-
-
-def _positive_int(value, argument: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{argument} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class NearestIndex:
@@ -78,10 +82,10 @@ class NearestIndex:
 
     def __init__(self, exact_below: int = EXACT_BELOW, n_lists: int | None = None, n_probe: int | None = None,
                  seed: int = 0):
-        self.exact_below = _positive_int(exact_below, "exact_below", minimum=0)
-        self.n_lists = None if n_lists is None else _positive_int(n_lists, "n_lists")
-        self.n_probe = None if n_probe is None else _positive_int(n_probe, "n_probe")
-        self.seed = _positive_int(seed, "seed", minimum=0)
+        self.exact_below = check_int("exact_below", exact_below, minimum=0)
+        self.n_lists = None if n_lists is None else check_int("n_lists", n_lists, minimum=1)
+        self.n_probe = None if n_probe is None else check_int("n_probe", n_probe, minimum=1)
+        self.seed = check_int("seed", seed, minimum=0)
         self._vectors: np.ndarray | None = None
         self._exact_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._faiss_index = None
@@ -94,12 +98,18 @@ class NearestIndex:
         """True when searches are exact (fewer than ``exact_below`` vectors stored)."""
         return self._faiss_index is None
 
-    def fit(self, vectors) -> NearestIndex:
-        """Store ``vectors`` (K, d) and, when K >= ``exact_below``, train and fill the FAISS index."""
+    def fit(self, vectors, faiss_bytes: np.ndarray | None = None) -> NearestIndex:
+        """Store ``vectors`` (K, d) and, when K >= ``exact_below``, train and fill the FAISS index.
+
+        ``faiss_bytes`` (from :meth:`faiss_bytes` of an index fitted to the same vectors) restores
+        that index instead of training a new one; the caller vouches that the vectors are the same.
+        """
         array = check_vectors(vectors, "vectors")
         self._vectors = np.ascontiguousarray(array, dtype=np.float32)
         self._exact_cache = self._faiss_index = None
-        if len(array) >= self.exact_below:
+        if len(array) >= self.exact_below and faiss_bytes is not None:
+            self._faiss_index = self._restore_ivf(faiss_bytes)
+        elif len(array) >= self.exact_below:
             self._faiss_index = self._build_ivf(self._vectors)
         else:
             stored = self._vectors.astype(np.float64)
@@ -121,6 +131,26 @@ class NearestIndex:
         index.nprobe = min(self.n_probe or default, n_lists)
         return index
 
+    def faiss_bytes(self) -> np.ndarray | None:
+        """The FAISS index serialised to bytes (a uint8 array, no pickle); None for exact search."""
+        if self._faiss_index is None:
+            return None
+        import faiss
+
+        return faiss.serialize_index(self._faiss_index)
+
+    def _restore_ivf(self, state: np.ndarray):
+        import faiss
+
+        state = np.asarray(state)
+        if state.dtype != np.uint8 or state.ndim != 1:
+            raise ArgumentError(f"faiss_bytes must be a 1-D uint8 array, got {state.dtype} of shape {state.shape}")
+        index = faiss.deserialize_index(state)
+        if index.ntotal != len(self._vectors) or index.d != self._vectors.shape[1]:
+            raise ArgumentError(f"faiss_bytes holds an index of {index.ntotal} {index.d}-d vectors, not of the "
+                                f"{len(self._vectors)} {self._vectors.shape[1]}-d vectors given")
+        return index
+
     def search(self, queries, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Distances and row numbers of the ``k`` nearest stored vectors of each query.
 
@@ -130,11 +160,11 @@ class NearestIndex:
         ids : np.ndarray, shape (n, k), int64 (row numbers in the fitted ``vectors``)
         """
         if self._vectors is None:
-            raise RuntimeError("the index is empty: call fit(vectors) first")
+            raise NotFittedError("the index is empty: call fit(vectors) first")
         queries = check_vectors(queries, "queries", self._vectors.shape[1]).astype(np.float64)
-        k = _positive_int(k, "k")
+        k = check_int("k", k, minimum=1)
         if k > len(self):
-            raise ValueError(f"k={k} exceeds the {len(self)} stored vectors")
+            raise ArgumentError(f"k={k} exceeds the {len(self)} stored vectors")
         if self._faiss_index is None:
             ids = self._exact_ids(queries, k)
         else:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import hashlib
 import importlib.util
 import json
 import os
@@ -30,17 +29,22 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
+
+from facelib.errors import FacelibError
+from facelib.storage import atomic_write, sha256
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _CHUNK = 1 << 20
 
 
-class AssetError(RuntimeError):
+class AssetError(FacelibError, RuntimeError):
     """Base class for asset problems."""
 
 
@@ -68,8 +72,35 @@ class Asset:
 
 
 def home() -> Path:
-    """The cache folder: ``$FACELIB_HOME`` or ``~/.cache/facelib``."""
-    return Path(os.environ.get("FACELIB_HOME", Path.home() / ".cache" / "facelib")).expanduser()
+    """The cache folder: ``$FACELIB_HOME`` or ``~/.cache/facelib`` (an empty ``FACELIB_HOME`` counts as unset)."""
+    return Path(os.environ.get("FACELIB_HOME") or Path.home() / ".cache" / "facelib").expanduser()
+
+
+_unwritable: set[Path] = set()
+
+
+def write_cache(path: Path, write: Callable[[BinaryIO], None]) -> bool:
+    """Write a cache file under :func:`home` atomically with ``write(handle)``; False if it cannot be written.
+
+    Every cache behaves the same way on a read-only or unwritable cache folder: the work goes on
+    without caching, and one line on stderr says so, once per folder.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as handle:
+            write(handle)
+    except OSError as error:
+        if path.parent not in _unwritable:
+            _unwritable.add(path.parent)
+            print(f"facelib: cannot write the cache folder {path.parent} ({error.strerror or error}); "
+                  "working without caching (set FACELIB_HOME to a writable folder)", file=sys.stderr)
+        return False
+    return True
+
+
+def note(message: str) -> None:
+    """One line on stderr about the caches (a damaged file rebuilt, ...)."""
+    print(f"facelib: {message}", file=sys.stderr)
 
 
 def mirror() -> Path | None:
@@ -108,7 +139,7 @@ def manifest() -> dict[str, Asset]:
 
 
 def get(name: str) -> Asset:
-    """The manifest entry called ``name``; a clear ``KeyError`` for an unknown name."""
+    """The manifest entry called ``name``; :class:`AssetNotFoundError` listing the known names otherwise."""
     assets = manifest()
     if name not in assets:
         raise AssetNotFoundError(
@@ -216,18 +247,17 @@ def available(name: str) -> bool:
     return True
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @cache
 def _verified(path: Path, mtime_ns: int, size: int, expected: str) -> bool:
     return sha256(path) == expected
+
+
+def checksum(name: str, relpath: str) -> str:
+    """The SHA-256 the manifest records for one file of an asset (caches key on it instead of re-hashing)."""
+    asset = get(name)
+    if relpath not in asset.checksums:
+        raise AssetNotFoundError(f"{relpath!r} is not a file of asset {name!r}.")
+    return asset.checksums[relpath]
 
 
 def file(name: str, relpath: str, download: bool = False) -> Path:
@@ -235,16 +265,16 @@ def file(name: str, relpath: str, download: bool = False) -> Path:
 
     Raises
     ------
+    AssetNotFoundError
+        If ``name`` or ``relpath`` is not in the manifest, or no copy of the asset is found.
     AssetCorruptError
         If the file's bytes differ from the manifest; the file is not returned.
     """
-    asset = get(name)
     relpath = str(relpath)
-    if relpath not in asset.checksums:
-        raise AssetNotFoundError(f"{relpath!r} is not a file of asset {name!r}.")
+    expected = checksum(name, relpath)
     path = locate(name, download=download) / relpath
     stat = path.stat()
-    if not _verified(path, stat.st_mtime_ns, stat.st_size, asset.checksums[relpath]):
+    if not _verified(path, stat.st_mtime_ns, stat.st_size, expected):
         raise AssetCorruptError(
             f"{path} does not match its SHA-256 in data/checksums/{name}.sha256: the copy is "
             f"corrupt. Replace it (delete it and run `python -m facelib.assets fetch {name}`, "
@@ -341,7 +371,7 @@ def fetch(name: str) -> Path:
     return final
 
 
-def _main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facelib.assets", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="registered assets and where each was found")
@@ -392,4 +422,4 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main())
+    sys.exit(main())

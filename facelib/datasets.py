@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from facelib import assets
+from facelib.errors import ArgumentError
 from facelib.images import load_image
 
 _PAIR_FILES = {"10_folds": "pairs.txt", "train": "pairsDevTrain.txt", "test": "pairsDevTest.txt"}
@@ -67,15 +68,15 @@ def lfw_pairs(subset: str = "10_folds", root: Path | None = None) -> Pairs:
     lines ``name1 i name2 j``; the dev lists are one fold of that form.
     """
     if subset not in _PAIR_FILES:
-        raise ValueError(f"subset must be one of {sorted(_PAIR_FILES)}, got {subset!r}")
+        raise ArgumentError(f"subset must be one of {sorted(_PAIR_FILES)}, got {subset!r}")
     root = assets.locate("lfw") if root is None else Path(root)
     lines = (root / _PAIR_FILES[subset]).read_text().split("\n")
     header = lines[0].split()
     n_folds, per_fold = (int(header[0]), int(header[1])) if len(header) == 2 else (1, int(header[0]))
     rows = [line.split() for line in lines[1:] if line.strip()]
     if len(rows) != 2 * n_folds * per_fold:
-        raise ValueError(f"{_PAIR_FILES[subset]} should list {2 * n_folds * per_fold} pairs after its header "
-                         f"{lines[0]!r}, found {len(rows)}; the file is damaged")
+        raise assets.AssetCorruptError(f"{_PAIR_FILES[subset]} should list {2 * n_folds * per_fold} pairs after its "
+                                       f"header {lines[0]!r}, found {len(rows)}; the file is damaged")
     first, second, same = [], [], []
     for row in rows:
         if len(row) == 3:
@@ -85,7 +86,7 @@ def lfw_pairs(subset: str = "10_folds", root: Path | None = None) -> Pairs:
             first.append(lfw_image_path(row[0], int(row[1]), root))
             second.append(lfw_image_path(row[2], int(row[3]), root))
         else:
-            raise ValueError(f"{_PAIR_FILES[subset]}: cannot read the line {' '.join(row)!r}")
+            raise assets.AssetCorruptError(f"{_PAIR_FILES[subset]}: cannot read the line {' '.join(row)!r}")
         same.append(len(row) == 3)
     fold = np.repeat(np.arange(n_folds), 2 * per_fold)
     return Pairs(np.array(first, dtype=object), np.array(second, dtype=object), np.array(same), fold)
@@ -94,7 +95,7 @@ def lfw_pairs(subset: str = "10_folds", root: Path | None = None) -> Pairs:
 def lfw_people(min_images: int = 2, root: Path | None = None) -> People:
     """Image paths of every LFW person with at least ``min_images`` images, names sorted."""
     if min_images < 1:
-        raise ValueError(f"min_images must be >= 1, got {min_images}")
+        raise ArgumentError(f"min_images must be >= 1, got {min_images}")
     root = assets.locate("lfw") if root is None else Path(root)
     paths, labels, names = [], [], []
     for folder in sorted(p for p in (root / "lfw_funneled").iterdir() if p.is_dir()):
@@ -119,7 +120,7 @@ def load_images(paths, size: tuple[int, int] | None = None, mode: str = "RGB") -
             image = np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
         images.append(image)
     if len({im.shape for im in images}) > 1:
-        raise ValueError("images have different sizes; pass size=(height, width) to resize them")
+        raise ArgumentError("images have different sizes; pass size=(height, width) to resize them")
     return np.stack(images) if images else np.zeros((0, *(size or (0, 0))), np.uint8)
 
 
@@ -143,7 +144,7 @@ def identity_split(labels, test_people: int | float, seed: int = 0) -> tuple[np.
     people = np.unique(labels)
     n_test = round(test_people * people.size) if isinstance(test_people, float) else int(test_people)
     if not 1 <= n_test < people.size:
-        raise ValueError(f"test_people must leave at least one person on each side of {people.size}, "
+        raise ArgumentError(f"test_people must leave at least one person on each side of {people.size}, "
                          f"got {test_people!r}")
     test = np.random.default_rng(seed).choice(people, size=n_test, replace=False)
     in_test = np.isin(labels, test)

@@ -64,6 +64,7 @@ import numpy as np
 from PIL import Image
 
 from facelib import assets, dlibfmt
+from facelib.geometry import PIXEL_SCALE, rect_down, round_half_away
 from facelib.images import ImageTooLargeError, load_image
 from facelib.validation import check_float, check_int
 
@@ -73,7 +74,6 @@ __all__ = ["MAX_PIXELS", "MAX_UPSAMPLED_PIXELS", "MODEL_FILE", "WORK_PIXELS", "F
 MODEL_FILE = "mmod_human_face_detector.dat"
 _PYRAMID_RATE = 5.0 / 6.0  # dlib's pyramid_down<6>: each level is (6-1)/6 of the last
 _MIN_LEVEL_HEIGHT = 5  # dlib stops the tiled pyramid below 5 rows
-_PIXEL_SCALE = 256.0  # dlib divides (pixel - channel mean) by 256
 MAX_PIXELS = 100_000_000  # larger images are refused
 MAX_UPSAMPLED_PIXELS = 1 << 24  # 4096x4096: the most pixels the pyramid is built on
 WORK_PIXELS = MAX_UPSAMPLED_PIXELS // 4  # 2048x2048: larger photos are searched on a copy this size
@@ -305,19 +305,13 @@ def _tiled_pyramid(image: np.ndarray, avg: np.ndarray, padding: int, outer: int)
     level = tiled[t0:b0 + 1, l0:r0 + 1]
     level[...] = image  # (x - mu) / 256 in float32, in place
     level -= avg
-    level /= np.float32(_PIXEL_SCALE)
+    level /= np.float32(PIXEL_SCALE)
     for (pl, pt, pr, pb), (l, t, r, b) in zip(rects[:-1], rects[1:], strict=True):
         _resize_bilinear(tiled[pt:pb + 1, pl:pr + 1], tiled[t:b + 1, l:r + 1])
     return tiled, rects
 
 
 # -- boxes -------------------------------------------------------------------------------------
-def _round(values: np.ndarray) -> np.ndarray:
-    """dlib's drectangle -> rectangle conversion: to the nearest integer, halves away from 0."""
-    values = np.asarray(values, dtype=np.float64)
-    return np.sign(values) * np.floor(np.abs(values) + 0.5)
-
-
 def _nearest_level(rects: np.ndarray, points: np.ndarray) -> np.ndarray:
     """For each point, the first rect containing it, else the nearest (dlib's nearest_rect)."""
     px, py = points[:, None, 0], points[:, None, 1]
@@ -530,7 +524,7 @@ class FaceDetector:
         # pixel edges scale by cols / size[0] (rows / size[1]); right/bottom are inclusive
         factor = np.array([cols / size[0], rows / size[1]] * 2)
         edges = (boxes + [0, 0, 1, 1]) * factor - [0, 0, 1, 1]
-        return _round(edges), scores
+        return round_half_away(edges), scores
 
     def _detect(self, pixels: np.ndarray, upsample: int, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """dlib's detection on uint8 RGB ``pixels``: upsample, tiled pyramid, network, boxes."""
@@ -553,15 +547,13 @@ class FaceDetector:
         for step in range(int(levels.max()) + 1):  # point_up of pyramid_down<6>: p * 6/5 + 0.3
             up = levels > step
             corners[up] = corners[up] * (6 / 5.0) + 0.3
-        boxes = _round(corners)
+        boxes = round_half_away(corners)
         kept: list[int] = []
         for i in range(len(boxes)):
             if not _overlaps(boxes[kept], boxes[i], o.hull_thresh, o.covered_thresh):
                 kept.append(i)
         boxes, values = boxes[kept], values[kept]
-        for _ in range(upsample):  # back through pyramid_down<2>: p / 2 - (1.25, 0.75)
-            boxes = boxes / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
-        return _round(boxes), values
+        return round_half_away(rect_down(boxes, int(upsample))), values
 
 
 @cache

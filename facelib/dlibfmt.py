@@ -56,8 +56,8 @@ fc        ``weights`` (inputs, outputs): ``y = x @ weights`` (+ ``biases`` (outp
 
 :class:`Reader` reads the primitives (``int``, ``float``, ``floats``, ``string``,
 ``bool``, ``matrix``, ``tensor``, ``alias_tensor``) from bytes, for other dlib objects
-such as the shape predictor. Every problem raises :class:`DlibFormatError` naming the
-file and the byte offset.
+such as the shape predictor, which :func:`read_shape_predictor` reads into arrays. Every
+problem raises :class:`DlibFormatError` naming the file and the byte offset.
 """
 
 from __future__ import annotations
@@ -68,13 +68,28 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DlibFormatError", "Reader", "Layer", "DlibNet", "read_dnn", "bn_to_affine"]
+from facelib.errors import ArgumentError, FacelibError, MissingFileError
+
+__all__ = ["DlibFormatError", "Reader", "Layer", "DlibNet", "read_dnn", "bn_to_affine", "read_shape_predictor"]
 
 _SPECIAL_EXPONENTS = {32000: np.inf, 32001: -np.inf, 32002: np.nan}
 _NAME = re.compile(rb"[a-z][a-z0-9_]*\Z")
 
 
-class DlibFormatError(ValueError):
+def _ldexp(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """dlib floats m * 2**e as float64, with the special exponents for infinities and NaN.
+
+    Exponents beyond +-2000 (other than the special codes) already over- or underflow float64
+    (whose exponents reach +-1074), so clipping them there keeps ``ldexp`` exact.
+    """
+    mantissa, exponent = np.asarray(mantissa), np.asarray(exponent)
+    values = np.ldexp(mantissa.astype(np.float64), np.clip(exponent, -2000, 2000))
+    for code, special in _SPECIAL_EXPONENTS.items():
+        values[exponent == code] = special
+    return values
+
+
+class DlibFormatError(FacelibError, ValueError):
     """A ``.dat`` file is not what dlib would have written (corrupt, truncated or unknown)."""
 
 
@@ -166,11 +181,8 @@ class Reader:
             raise self.error(f"file ends while reading {what}", at=start + limit)
         mant, mant_len = self._decode_ints(window, positions, what, start)
         expo, _ = self._decode_ints(window, positions + mant_len, what, start)
-        values = np.ldexp(mant.astype(np.float64), np.clip(expo, -2000, 2000))
-        for code, special in _SPECIAL_EXPONENTS.items():
-            values[expo == code] = special
         self.pos = start + offset
-        return values
+        return _ldexp(mant, expo)
 
     def _decode_ints(self, window, positions, what, start):
         """Integers starting at ``positions`` of ``window``: (values, byte lengths)."""
@@ -374,7 +386,7 @@ def _read_con(r: Reader, at: int) -> Layer:
     return Layer("con", spec, weights)
 
 
-def _read_affine(r: Reader, at: int, name: str) -> Layer:
+def _read_affine(r: Reader, at: int) -> Layer:
     params = r.tensor("affine_ parameters")
     gamma_shape, beta_shape = r.alias_tensor("gamma"), r.alias_tensor("beta")
     mode = r.int("affine mode") if _has_int(r) else 0  # older files do not store the mode
@@ -439,7 +451,7 @@ def _read_details(r: Reader) -> Layer:
     if name == "con_4":
         layer = _read_con(r, at)
     elif name in ("affine_", "affine_2"):
-        layer = _read_affine(r, at, name)
+        layer = _read_affine(r, at)
     elif name in ("bn_con2", "bn_fc2"):
         layer = _read_bn(r, at, name)
     elif name == "fc_2":
@@ -495,7 +507,7 @@ def read_dnn(path: str | Path) -> DlibNet:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"dlib model file {str(path)!r} does not exist")
+        raise MissingFileError(f"dlib model file {str(path)!r} does not exist")
     r = Reader(path.read_bytes(), str(path))
     at = r.pos
     version = r.int("loss layer version")
@@ -534,10 +546,154 @@ def bn_to_affine(layer: Layer) -> Layer:
         An ``affine`` layer with float32 ``gamma`` and ``beta``.
     """
     if layer.type not in ("bn_con", "bn_fc"):
-        raise ValueError(f"layer must be a bn_con or bn_fc layer, got {layer.type!r}")
+        raise ArgumentError(f"layer must be a bn_con or bn_fc layer, got {layer.type!r}")
     w = {k: v.astype(np.float64) for k, v in layer.weights.items()}
     gamma = w["gamma"] / np.sqrt(w["running_variances"] + layer.params["eps"])
     beta = w["beta"] - gamma * w["running_means"]
     return Layer(
         "affine", {"mode": layer.params["mode"]}, {"gamma": gamma.astype(np.float32), "beta": beta.astype(np.float32)}
     )
+
+
+# -- shape predictors -----------------------------------------------------------------------
+def _int_stream(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every dlib integer in ``data`` (a shape predictor holds nothing else) and its offset.
+
+    A float is two of them (mantissa, exponent), a matrix is ``-rows, -cols`` and then its
+    floats, a vector is its length and then its items.
+    """
+    raw = np.frombuffer(data, dtype=np.uint8)
+    steps = (1 + (raw & 0x0F)).astype(np.uint8).tobytes()  # an integer takes 1 + (header & 15) bytes
+    starts, pos, end = [], 0, len(data)
+    append = starts.append
+    while pos < end:
+        append(pos)
+        pos += steps[pos]
+    if pos != end:
+        reader = Reader(data, name)
+        reader.pos = starts[-1]
+        raise reader.error("file ends inside an integer")
+    offsets = np.asarray(starts, dtype=np.int64)
+    header = raw[offsets].astype(np.int64)
+    size = header & 0x0F
+    bad = ((header & 0x70) != 0) | (size > 8)
+    if bad.any():
+        reader = Reader(data, name)
+        reader.pos = int(offsets[np.argmax(bad)])
+        raise reader.error(f"byte 0x{int(header[np.argmax(bad)]):02x} is not a dlib integer header")
+    magnitude = np.zeros(len(offsets), dtype=np.uint64)
+    padded = np.concatenate([raw, np.zeros(9, dtype=np.uint8)])
+    for j in range(int(size.max(initial=0))):
+        byte = np.where(j < size, padded[offsets + 1 + j], 0).astype(np.uint64)
+        magnitude |= byte << np.uint64(8 * j)
+    values = magnitude.astype(np.int64)
+    values[(header & 0x80) != 0] *= -1
+    return values, offsets
+
+
+class _Cursor:
+    """Walks the integer stream of one file, raising errors that name the file and offset."""
+
+    def __init__(self, data: bytes, values: np.ndarray, offsets: np.ndarray, name: str) -> None:
+        self.data, self.values, self.offsets, self.name, self.i = data, values, offsets, name, 0
+
+    def error(self, message: str) -> DlibFormatError:
+        reader = Reader(self.data, self.name)
+        reader.pos = int(self.offsets[self.i]) if self.i < len(self.offsets) else len(self.data)
+        return reader.error(message)
+
+    def take(self, count: int, what: str) -> np.ndarray:
+        if count < 0 or self.i + count > len(self.values):
+            raise self.error(f"file ends while reading {what}")
+        block = self.values[self.i:self.i + count]
+        self.i += count
+        return block
+
+    def int(self, what: str, low: int = 0, high: int = 1 << 40) -> int:
+        value = int(self.take(1, what)[0])
+        if not low <= value <= high:
+            self.i -= 1
+            raise self.error(f"{what} is {value}, expected {low} to {high}")
+        return value
+
+    def floats(self, count: int, what: str) -> np.ndarray:
+        pairs = self.take(2 * count, what).reshape(count, 2)
+        values = _ldexp(pairs[:, 0], pairs[:, 1])
+        if not np.all(np.isfinite(values)):
+            raise self.error(f"non-finite value in {what}")
+        return values.astype(np.float32)
+
+
+def read_shape_predictor(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a dlib ``shape_predictor`` file (an ensemble of regression trees) into arrays.
+
+    Returns
+    -------
+    dict
+        ``initial_shape`` (parts, 2) and, for each cascade ``t``: ``split_pixels_t`` (trees,
+        splits, 2) feature-pixel pairs, ``split_thresh_t`` (trees, splits), ``leaves_t`` (trees,
+        leaves, 2 * parts) shape increments, ``anchors_t`` (pixels,) landmark of each feature
+        pixel and ``deltas_t`` (pixels, 2) its offset in the mean shape
+        (see :class:`facelib.landmarks.ShapePredictor`).
+
+    Raises
+    ------
+    DlibFormatError
+        If the file is not a complete shape predictor; the message names the file and offset.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"shape predictor file {str(path)!r} does not exist")
+    data = path.read_bytes()
+    values, offsets = _int_stream(data, str(path))
+    c = _Cursor(data, values, offsets, str(path))
+    c.int("shape_predictor version", 1, 1)
+    rows, cols = (abs(int(v)) for v in c.take(2, "initial shape size"))
+    if cols != 1 or rows % 2 or rows == 0:
+        raise c.error(f"initial shape is {rows}x{cols}, expected a column of x, y pairs")
+    initial = c.floats(rows, "initial shape")
+    n_cascades = c.int("number of cascades", 1, 1000)
+    cascades = []
+    for t in range(n_cascades):
+        n_trees = c.int("number of trees", 1, 100_000)
+        # dlib's trees are complete binary trees of one depth: each is [n, n splits (idx1, idx2,
+        # threshold), n + 1, n + 1 leaves (-rows, -1, rows floats)], all of the same length
+        n_splits = c.int("number of splits", 0, 1 << 16)
+        c.i -= 1
+        n_leaves = n_splits + 1
+        if n_leaves & (n_leaves - 1):
+            raise c.error(f"a tree with {n_splits} splits is not complete; dlib's trees are")
+        width = 2 + 4 * n_splits + n_leaves * (2 + 2 * rows)
+        start = c.i
+        block = c.take(n_trees * width, f"the trees of cascade {t}").reshape(n_trees, width)
+        split = block[:, 1:1 + 4 * n_splits].reshape(n_trees, n_splits, 4)
+        leaf = block[:, 2 + 4 * n_splits:].reshape(n_trees, n_leaves, 2 + 2 * rows)
+        if np.any(block[:, 0] != n_splits) or np.any(block[:, 1 + 4 * n_splits] != n_leaves) \
+                or np.any(np.abs(leaf[..., 0]) != rows) or np.any(np.abs(leaf[..., 1]) != 1):
+            c.i = start
+            raise c.error(f"cascade {t}: trees of different sizes or leaves that do not match the shape")
+        cascades.append((
+            split[..., :2],
+            _ldexp(split[..., 2], split[..., 3]),
+            _ldexp(leaf[..., 2::2], leaf[..., 3::2]),
+        ))
+    c.int("number of anchor lists", n_cascades, n_cascades)
+    anchors = [c.take(c.int("number of feature pixels", 1, 1 << 20), "anchor indices") for _ in range(n_cascades)]
+    c.int("number of delta lists", n_cascades, n_cascades)
+    deltas = [c.floats(2 * c.int("number of feature pixels", 1, 1 << 20), "pixel offsets").reshape(-1, 2)
+              for _ in range(n_cascades)]
+    if c.i != len(values):
+        raise c.error(f"{len(values) - c.i} unexpected integers after the model")
+    arrays = {"initial_shape": initial.reshape(-1, 2)}
+    for t, ((idx, thresh, leaf), anchor, delta) in enumerate(zip(cascades, anchors, deltas, strict=True)):
+        if len(anchor) != len(delta) or np.any((anchor < 0) | (anchor >= rows // 2)):
+            raise c.error(f"cascade {t}: anchor indices do not fit the shape")
+        if np.any((idx < 0) | (idx >= len(anchor))) or not np.all(np.isfinite(thresh)) \
+                or not np.all(np.isfinite(leaf)):
+            raise c.error(f"cascade {t}: split features out of range or non-finite values")
+        arrays[f"split_pixels_{t}"] = idx.astype(np.int64)
+        arrays[f"split_thresh_{t}"] = thresh.astype(np.float32)
+        arrays[f"leaves_{t}"] = leaf.astype(np.float32)
+        arrays[f"anchors_{t}"] = anchor.astype(np.int64)
+        arrays[f"deltas_{t}"] = delta.astype(np.float32)
+    return arrays

@@ -10,7 +10,7 @@ so existing ``except ValueError`` or ``except FileNotFoundError`` code keeps wor
 
 from __future__ import annotations
 
-__all__ = ["FacelibError", "ArgumentError"]
+__all__ = ["FacelibError", "ArgumentError", "MissingFileError"]
 
 
 class FacelibError(Exception):
@@ -19,3 +19,7 @@ class FacelibError(Exception):
 
 class ArgumentError(FacelibError, ValueError):
     """An argument has the wrong type or value; the message names the argument."""
+
+
+class MissingFileError(FacelibError, FileNotFoundError):
+    """A file named by the caller does not exist; the message names it."""

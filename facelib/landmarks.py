@@ -28,192 +28,50 @@ Regression Trees", CVPR 2014. dlib's ``shape_predictor.h``.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
-import tempfile
+import zipfile
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from facelib import assets, dlibfmt
+from facelib.errors import ArgumentError, MissingFileError
+from facelib.geometry import similarity_transform
 from facelib.images import load_image
+from facelib.storage import sha256
 
 __all__ = ["MODEL_FILE", "ShapePredictor", "predict"]
 
 MODEL_FILE = "shape_predictor_5_face_landmarks.dat"
 _CACHE_FORMAT = 1  # bump when the cached arrays change meaning
+_CASCADE_KEYS = ("split_pixels", "split_thresh", "leaves", "anchors", "deltas")
 
 
-# -- reading the .dat file -----------------------------------------------------------------------
-def _int_stream(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every dlib integer in ``data`` (a shape predictor holds nothing else) and its offset.
-
-    A float is two of them (mantissa, exponent), a matrix is ``-rows, -cols`` and then its
-    floats, a vector is its length and then its items.
-    """
-    raw = np.frombuffer(data, dtype=np.uint8)
-    steps = (1 + (raw & 0x0F)).astype(np.uint8).tobytes()  # an integer takes 1 + (header & 15) bytes
-    starts, pos, end = [], 0, len(data)
-    append = starts.append
-    while pos < end:
-        append(pos)
-        pos += steps[pos]
-    if pos != end:
-        reader = dlibfmt.Reader(data, name)
-        reader.pos = starts[-1]
-        raise reader.error("file ends inside an integer")
-    offsets = np.asarray(starts, dtype=np.int64)
-    header = raw[offsets].astype(np.int64)
-    size = header & 0x0F
-    bad = ((header & 0x70) != 0) | (size > 8)
-    if bad.any():
-        reader = dlibfmt.Reader(data, name)
-        reader.pos = int(offsets[np.argmax(bad)])
-        raise reader.error(f"byte 0x{int(header[np.argmax(bad)]):02x} is not a dlib integer header")
-    magnitude = np.zeros(len(offsets), dtype=np.uint64)
-    padded = np.concatenate([raw, np.zeros(9, dtype=np.uint8)])
-    for j in range(int(size.max(initial=0))):
-        byte = np.where(j < size, padded[offsets + 1 + j], 0).astype(np.uint64)
-        magnitude |= byte << np.uint64(8 * j)
-    values = magnitude.astype(np.int64)
-    values[(header & 0x80) != 0] *= -1
-    return values, offsets
+def _cache_path(digest: str) -> Path:
+    return assets.home() / "converted" / f"shape_predictor-{digest[:20]}-v{_CACHE_FORMAT}.npz"
 
 
-class _Cursor:
-    """Walks the integer stream of one file, raising errors that name the file and offset."""
-
-    def __init__(self, data: bytes, values: np.ndarray, offsets: np.ndarray, name: str) -> None:
-        self.data, self.values, self.offsets, self.name, self.i = data, values, offsets, name, 0
-
-    def error(self, message: str) -> dlibfmt.DlibFormatError:
-        reader = dlibfmt.Reader(self.data, self.name)
-        reader.pos = int(self.offsets[self.i]) if self.i < len(self.offsets) else len(self.data)
-        return reader.error(message)
-
-    def take(self, count: int, what: str) -> np.ndarray:
-        if count < 0 or self.i + count > len(self.values):
-            raise self.error(f"file ends while reading {what}")
-        block = self.values[self.i:self.i + count]
-        self.i += count
-        return block
-
-    def int(self, what: str, low: int = 0, high: int = 1 << 40) -> int:
-        value = int(self.take(1, what)[0])
-        if not low <= value <= high:
-            self.i -= 1
-            raise self.error(f"{what} is {value}, expected {low} to {high}")
-        return value
-
-    def floats(self, count: int, what: str) -> np.ndarray:
-        pairs = self.take(2 * count, what).reshape(count, 2)
-        if np.any(np.abs(pairs[:, 1]) > 1100):
-            raise self.error(f"non-finite value in {what}")
-        return np.ldexp(pairs[:, 0].astype(np.float64), pairs[:, 1]).astype(np.float32)
-
-
-def _parse(path: Path) -> dict[str, np.ndarray]:
-    """Read a dlib shape_predictor file into arrays (see :class:`ShapePredictor`)."""
-    data = path.read_bytes()
-    values, offsets = _int_stream(data, str(path))
-    c = _Cursor(data, values, offsets, str(path))
-    c.int("shape_predictor version", 1, 1)
-    rows, cols = (abs(int(v)) for v in c.take(2, "initial shape size"))
-    if cols != 1 or rows % 2 or rows == 0:
-        raise c.error(f"initial shape is {rows}x{cols}, expected a column of x, y pairs")
-    initial = c.floats(rows, "initial shape")
-    n_cascades = c.int("number of cascades", 1, 1000)
-    cascades = []
-    for t in range(n_cascades):
-        n_trees = c.int("number of trees", 1, 100_000)
-        # dlib's trees are complete binary trees of one depth: each is [n, n splits (idx1, idx2,
-        # threshold), n + 1, n + 1 leaves (-rows, -1, rows floats)], all of the same length
-        n_splits = c.int("number of splits", 0, 1 << 16)
-        c.i -= 1
-        n_leaves = n_splits + 1
-        if n_leaves & (n_leaves - 1):
-            raise c.error(f"a tree with {n_splits} splits is not complete; dlib's trees are")
-        width = 2 + 4 * n_splits + n_leaves * (2 + 2 * rows)
-        start = c.i
-        block = c.take(n_trees * width, f"the trees of cascade {t}").reshape(n_trees, width)
-        split = block[:, 1:1 + 4 * n_splits].reshape(n_trees, n_splits, 4)
-        leaf = block[:, 2 + 4 * n_splits:].reshape(n_trees, n_leaves, 2 + 2 * rows)
-        if np.any(block[:, 0] != n_splits) or np.any(block[:, 1 + 4 * n_splits] != n_leaves) \
-                or np.any(np.abs(leaf[..., 0]) != rows) or np.any(np.abs(leaf[..., 1]) != 1):
-            c.i = start
-            raise c.error(f"cascade {t}: trees of different sizes or leaves that do not match the shape")
-        cascades.append((
-            split[..., :2],
-            np.ldexp(split[..., 2].astype(np.float64), np.clip(split[..., 3], -1100, 1100)),
-            np.ldexp(leaf[..., 2::2].astype(np.float64), np.clip(leaf[..., 3::2], -1100, 1100)),
-        ))
-    c.int("number of anchor lists", n_cascades, n_cascades)
-    anchors = [c.take(c.int("number of feature pixels", 1, 1 << 20), "anchor indices") for _ in range(n_cascades)]
-    c.int("number of delta lists", n_cascades, n_cascades)
-    deltas = [c.floats(2 * c.int("number of feature pixels", 1, 1 << 20), "pixel offsets").reshape(-1, 2)
-              for _ in range(n_cascades)]
-    if c.i != len(values):
-        raise c.error(f"{len(values) - c.i} unexpected integers after the model")
-    arrays = {"initial_shape": initial.reshape(-1, 2)}
-    for t, ((idx, thresh, leaf), anchor, delta) in enumerate(zip(cascades, anchors, deltas, strict=True)):
-        if len(anchor) != len(delta) or np.any((anchor < 0) | (anchor >= rows // 2)):
-            raise c.error(f"cascade {t}: anchor indices do not fit the shape")
-        if np.any((idx < 0) | (idx >= len(anchor))) or not np.all(np.isfinite(thresh)) \
-                or not np.all(np.isfinite(leaf)):
-            raise c.error(f"cascade {t}: split features out of range or non-finite values")
-        arrays[f"split_pixels_{t}"] = idx.astype(np.int64)
-        arrays[f"split_thresh_{t}"] = thresh.astype(np.float32)
-        arrays[f"leaves_{t}"] = leaf.astype(np.float32)
-        arrays[f"anchors_{t}"] = anchor.astype(np.int64)
-        arrays[f"deltas_{t}"] = delta.astype(np.float32)
-    return arrays
-
-
-def _load(path: Path) -> dict[str, np.ndarray]:
-    """Arrays of a shape predictor, from the cache under ``assets.home()/converted`` if there."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:20]
-    cached = assets.home() / "converted" / f"shape_predictor-{digest}-v{_CACHE_FORMAT}.npz"
+def _load(path: Path, digest: str) -> dict[str, np.ndarray]:
+    """Arrays of a shape predictor, from the cache under ``assets.home()/converted`` if it is complete there."""
+    cached = _cache_path(digest)
     if cached.is_file():
         try:
-            with np.load(cached) as data:
-                return {key: data[key] for key in data.files}
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable cache: convert again
-    arrays = _parse(path)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(suffix=".npz", dir=cached.parent)
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, **arrays)
-        os.replace(tmp, cached)
-    except OSError:
-        pass  # a read-only cache only costs speed
+            with np.load(cached, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+            cascades = sum(key.startswith("leaves_") for key in arrays)
+            expected = {"initial_shape"} | {f"{key}_{t}" for key in _CASCADE_KEYS for t in range(cascades)}
+            if missing := sorted(expected - set(arrays)) or not cascades:
+                raise KeyError(f"missing {', '.join(missing[:3]) or 'every cascade'}")
+            return arrays
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            assets.note(f"the landmark model cache {cached} is damaged ({error}); reading the .dat file again")
+    arrays = dlibfmt.read_shape_predictor(path)
+    assets.write_cache(cached, lambda handle: np.savez(handle, **arrays))
     return arrays
 
 
 # -- evaluation ----------------------------------------------------------------------------------
-def _similarity_matrix(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Rotation-and-scale part :math:`cR` of the least-squares similarity map source -> target.
-
-    Umeyama (1991): with centred points, :math:`\\Sigma = \\frac1n \\sum (t_i - \\bar t)(s_i -
-    \\bar s)^T = U D V^T`, :math:`R = U S V^T` (:math:`S` fixes a reflection) and
-    :math:`c = \\mathrm{tr}(DS) / \\sigma_s^2`.
-    """
-    src, dst = source.astype(np.float64), target.astype(np.float64)
-    src_c, dst_c = src - src.mean(axis=0), dst - dst.mean(axis=0)
-    sigma_src = np.mean(np.sum(src_c**2, axis=1))
-    cov = dst_c.T @ src_c / len(src)
-    u, d, vt = np.linalg.svd(cov)
-    s = np.ones(2)
-    if np.linalg.det(cov) < 0 or (np.linalg.det(cov) == 0 and np.linalg.det(u) * np.linalg.det(vt) < 0):
-        s[1] = -1  # d is sorted decreasing: flip the smaller singular direction
-    rotation = u @ np.diag(s) @ vt
-    scale = np.sum(d * s) / sigma_src if sigma_src != 0 else 1.0
-    return scale * rotation
-
-
 class ShapePredictor:
     """A dlib ``shape_predictor`` (ensemble of regression trees) in NumPy.
 
@@ -224,10 +82,8 @@ class ShapePredictor:
         ``shape_predictor_5_face_landmarks.dat`` of the ``dlib_models`` asset. The parsed
         arrays are cached under ``assets.home()/converted``.
 
-    Raises
-    ------
-    facelib.dlibfmt.DlibFormatError
-        If the file is corrupt or not a shape predictor; the message names the file.
+    The file is read by :func:`facelib.dlibfmt.read_shape_predictor` (a corrupt file raises its
+    ``DlibFormatError``, naming the file).
 
     Examples
     --------
@@ -238,14 +94,18 @@ class ShapePredictor:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
-        path = assets.file("dlib_models", MODEL_FILE) if path is None else Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"shape predictor file {str(path)!r} does not exist")
-        arrays = _load(path)
+        if path is None:
+            path, digest = assets.file("dlib_models", MODEL_FILE), assets.checksum("dlib_models", MODEL_FILE)
+        else:
+            path = Path(path)
+            if not path.is_file():
+                raise MissingFileError(f"shape predictor file {str(path)!r} does not exist")
+            digest = sha256(path)
+        arrays = _load(path, digest)
         self.path = path
         self.initial_shape = arrays["initial_shape"]
         self.cascades = [
-            {key: arrays[f"{key}_{t}"] for key in ("split_pixels", "split_thresh", "leaves", "anchors", "deltas")}
+            {key: arrays[f"{key}_{t}"] for key in _CASCADE_KEYS}
             for t in range(sum(key.startswith("leaves_") for key in arrays))
         ]
 
@@ -273,7 +133,7 @@ class ShapePredictor:
         """
         box = np.asarray(box, dtype=np.float64)
         if box.shape != (4,) or not np.all(np.isfinite(box)):
-            raise ValueError(f"box must be 4 finite numbers (left, top, right, bottom), got {box!r}")
+            raise ArgumentError(f"box must be 4 finite numbers (left, top, right, bottom), got {box!r}")
         pixels = load_image(image, mode="RGB")
         height, width = pixels.shape[:2]
         left, top, right, bottom = box
@@ -281,7 +141,7 @@ class ShapePredictor:
         origin = np.array([left, top])
         shape = self.initial_shape.astype(np.float32).copy()
         for cascade in self.cascades:
-            m = _similarity_matrix(self.initial_shape, shape).astype(np.float32)
+            m = similarity_transform(self.initial_shape, shape)[0].astype(np.float32)
             deltas = cascade["deltas"]
             points = (deltas[:, :1] * m[:, 0] + deltas[:, 1:] * m[:, 1]) + shape[cascade["anchors"]]
             xy = np.floor(origin + points.astype(np.float64) * size + 0.5).astype(np.int64)

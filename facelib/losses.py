@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from keras import ops
 
+from facelib.errors import ArgumentError
+
 _BIG = 1e9  # stands in for "no such pair" when a masked min/max must ignore an entry
 
 
 def _check_alpha(alpha: float) -> None:
     if not alpha >= 0:
-        raise ValueError(f"alpha (the margin) must be >= 0, got {alpha!r}")
+        raise ArgumentError(f"alpha (the margin) must be >= 0, got {alpha!r}")
 
 
 def squared_distances(x, y):
@@ -37,14 +39,14 @@ def squared_distances(x, y):
     return ops.sum(ops.square(ops.subtract(x, y)), axis=-1)
 
 
-def pairwise_squared_distances(embeddings):
+def pairwise_squared_distances(encodings):
     """Matrix D with D[i, j] = ||e_i - e_j||^2 for a batch of encodings of shape (n, d).
 
     Computed as ||e_i||^2 - 2 e_i . e_j + ||e_j||^2, clipped at 0 against rounding.
     """
-    embeddings = ops.convert_to_tensor(embeddings)
-    sq = ops.sum(ops.square(embeddings), axis=-1)
-    dots = ops.matmul(embeddings, ops.transpose(embeddings))
+    encodings = ops.convert_to_tensor(encodings)
+    sq = ops.sum(ops.square(encodings), axis=-1)
+    dots = ops.matmul(encodings, ops.transpose(encodings))
     return ops.maximum(ops.expand_dims(sq, 1) - 2.0 * dots + ops.expand_dims(sq, 0), 0.0)
 
 
@@ -93,7 +95,7 @@ def _mean_or_zero(values, mask):
     return ops.sum(values * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
-def batch_all_triplet_loss(labels, embeddings, alpha: float = 0.2):
+def batch_all_triplet_loss(labels, encodings, alpha: float = 0.2):
     """Mean of L(a, p, n) over the valid triplets of a batch whose loss is positive.
 
     Valid: labels[a] == labels[p], a != p, labels[n] != labels[a]. Averaging only over the
@@ -101,14 +103,14 @@ def batch_all_triplet_loss(labels, embeddings, alpha: float = 0.2):
     more triplets become easy. Returns 0 when no triplet has a positive loss.
     """
     _check_alpha(alpha)
-    d = pairwise_squared_distances(embeddings)
+    d = pairwise_squared_distances(encodings)
     pos_mask, neg_mask = _masks(labels)
     losses = ops.maximum(ops.expand_dims(d, 2) - ops.expand_dims(d, 1) + alpha, 0.0)  # [a, p, n]
     valid = ops.logical_and(ops.expand_dims(pos_mask, 2), ops.expand_dims(neg_mask, 1))
     return _mean_or_zero(losses, ops.logical_and(valid, losses > 0))
 
 
-def batch_hard_triplet_loss(labels, embeddings, alpha: float = 0.2):
+def batch_hard_triplet_loss(labels, encodings, alpha: float = 0.2):
     """Mean over anchors of max(max_p d(a, p) - min_n d(a, n) + alpha, 0).
 
     For each anchor: its farthest positive and its closest negative (the hardest triplet,
@@ -116,7 +118,7 @@ def batch_hard_triplet_loss(labels, embeddings, alpha: float = 0.2):
     negative in the batch are left out.
     """
     _check_alpha(alpha)
-    d = pairwise_squared_distances(embeddings)
+    d = pairwise_squared_distances(encodings)
     pos_mask, neg_mask = _masks(labels)
     pos_f, neg_f = ops.cast(pos_mask, d.dtype), ops.cast(neg_mask, d.dtype)
     hardest_pos = ops.max(d * pos_f - _BIG * (1.0 - pos_f), axis=1)
@@ -125,7 +127,7 @@ def batch_hard_triplet_loss(labels, embeddings, alpha: float = 0.2):
     return _mean_or_zero(ops.maximum(hardest_pos - hardest_neg + alpha, 0.0), usable)
 
 
-def semi_hard_triplet_loss(labels, embeddings, alpha: float = 0.2):
+def semi_hard_triplet_loss(labels, encodings, alpha: float = 0.2):
     """Mean over positive pairs (a, p) of max(d(a, p) - d(a, n) + alpha, 0) with semi-hard n.
 
     For each pair, n is the closest negative *farther* than the positive, d(a, n) > d(a, p)
@@ -134,7 +136,7 @@ def semi_hard_triplet_loss(labels, embeddings, alpha: float = 0.2):
     Anchors without a negative in the batch are left out.
     """
     _check_alpha(alpha)
-    d = pairwise_squared_distances(embeddings)
+    d = pairwise_squared_distances(encodings)
     pos_mask, neg_mask = _masks(labels)
     d_ap = ops.expand_dims(d, 2)                                  # [a, p, 1]
     d_an = ops.expand_dims(d, 1)                                  # [a, 1, n]

@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from facelib.errors import ArgumentError
+
 
 def _labels(labels) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
-        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+        raise ArgumentError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
     return labels
 
 
-def _distances(labels: np.ndarray, embeddings) -> np.ndarray:
-    embeddings = np.asarray(embeddings, dtype=np.float64)
-    if embeddings.ndim != 2 or embeddings.shape[0] != labels.shape[0]:
-        raise ValueError(f"embeddings must have shape (n, d) with n = len(labels) = {labels.shape[0]}, "
-                         f"got {embeddings.shape}")
-    if not np.all(np.isfinite(embeddings)):
-        raise ValueError("embeddings contain NaN or infinite values")
-    return np.sum((embeddings[:, None, :] - embeddings[None, :, :]) ** 2, axis=-1)
+def _distances(labels: np.ndarray, encodings) -> np.ndarray:
+    encodings = np.asarray(encodings, dtype=np.float64)
+    if encodings.ndim != 2 or encodings.shape[0] != labels.shape[0]:
+        raise ArgumentError(f"encodings must have shape (n, d) with n = len(labels) = {labels.shape[0]}, "
+                         f"got {encodings.shape}")
+    if not np.all(np.isfinite(encodings)):
+        raise ArgumentError("encodings contain NaN or infinite values")
+    return np.sum((encodings[:, None, :] - encodings[None, :, :]) ** 2, axis=-1)
 
 
 def _masks(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,21 +61,21 @@ def random_triplets(labels, rng: np.random.Generator) -> np.ndarray:
     return np.stack([anchors, p, n], axis=1).astype(np.int64)
 
 
-def batch_hard_triplets(labels, embeddings) -> np.ndarray:
+def batch_hard_triplets(labels, encodings) -> np.ndarray:
     """Per usable anchor: its farthest positive and its closest negative, shape (k, 3).
 
     p = argmax_{p: same person} d(a, p), n = argmin_{n: other person} d(a, n); ties go to the
     lowest index.
     """
     labels = _labels(labels)
-    d = _distances(labels, embeddings)
+    d = _distances(labels, encodings)
     pos, neg = _masks(labels)
     rows = [(a, np.argmax(np.where(pos[a], d[a], -np.inf)), np.argmin(np.where(neg[a], d[a], np.inf)))
             for a in range(labels.size) if pos[a].any() and neg[a].any()]
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
-def semi_hard_triplets(labels, embeddings) -> np.ndarray:
+def semi_hard_triplets(labels, encodings) -> np.ndarray:
     """Per positive pair (a, p): the closest negative farther than p, shape (k, 3).
 
     n = argmin {d(a, n) : d(a, n) > d(a, p)}; such an n is *semi-hard* when also
@@ -81,7 +83,7 @@ def semi_hard_triplets(labels, embeddings) -> np.ndarray:
     negative is taken. Pairs whose anchor has no negative in the batch are left out.
     """
     labels = _labels(labels)
-    d = _distances(labels, embeddings)
+    d = _distances(labels, encodings)
     pos, neg = _masks(labels)
     rows = []
     for a, p in np.argwhere(pos):
@@ -102,12 +104,12 @@ def pk_batch(labels, people: int, images_per_person: int, rng: np.random.Generat
     """
     labels = _labels(labels)
     if people < 2 or images_per_person < 2:
-        raise ValueError(f"people and images_per_person must be >= 2 (a triplet needs a positive and a "
+        raise ArgumentError(f"people and images_per_person must be >= 2 (a triplet needs a positive and a "
                          f"negative), got {people} and {images_per_person}")
     names, counts = np.unique(labels, return_counts=True)
     eligible = names[counts >= images_per_person]
     if eligible.size < people:
-        raise ValueError(f"only {eligible.size} people have >= {images_per_person} images; ask for fewer "
+        raise ArgumentError(f"only {eligible.size} people have >= {images_per_person} images; ask for fewer "
                          f"people (got people={people}) or fewer images_per_person")
     chosen = rng.choice(eligible, size=people, replace=False)
     return np.concatenate([rng.choice(np.flatnonzero(labels == c), size=images_per_person, replace=False)

@@ -6,7 +6,7 @@ import logging
 import os
 import warnings
 
-import numpy as np
+from facelib.validation import check_int
 
 
 def quiet_tensorflow() -> None:
@@ -22,6 +22,10 @@ def quiet_tensorflow() -> None:
 def set_seed(seed: int = 0, deterministic: bool = True) -> None:
     """Seed Python, NumPy, TensorFlow and Keras; optionally make TF ops deterministic.
 
+    Python's string hashing (``PYTHONHASHSEED``) is fixed when the interpreter starts and cannot
+    be changed from inside it; nothing here depends on it (set it in the environment if you need
+    set iteration order to repeat across runs).
+
     Parameters
     ----------
     seed : int
@@ -30,9 +34,7 @@ def set_seed(seed: int = 0, deterministic: bool = True) -> None:
         Call ``tf.config.experimental.enable_op_determinism()`` so that repeated runs on
         the same machine give the same numbers (some ops get slower).
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    seed = check_int("seed", seed, minimum=0)
     import keras
     import tensorflow as tf
 

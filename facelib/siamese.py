@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from facelib import losses, mining
+from facelib.errors import ArgumentError
 
 STRATEGIES = ("random", "batch_all", "batch_hard", "semi_hard")
 
@@ -92,14 +93,14 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
     History
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        raise ArgumentError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     if not seconds > 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
+        raise ArgumentError(f"seconds must be > 0, got {seconds!r}")
     images, labels = np.asarray(images), np.asarray(labels)
     if images.ndim == len(encoder.input_shape) - 1:
         images = images[..., None]
     if len(images) != len(labels):
-        raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+        raise ArgumentError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     rng = np.random.default_rng(seed)
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(encoder.trainable_variables)  # its slots exist before the step is traced

@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from facelib.errors import ArgumentError
+from facelib.validation import check_float, check_int
+
 PADDINGS = ("valid", "same")
 MOTIONS = ("right", "left", "down", "up")
 
@@ -99,19 +102,19 @@ def conv_output_shape(input_shape: Sequence[int], kernel_size: int | Sequence[in
     """
     shape = _positive_ints(input_shape, "input_shape")
     if len(shape) < 2:
-        raise ValueError(f"input_shape must be (n_1, ..., n_d, channels) with at least one spatial axis, "
+        raise ArgumentError(f"input_shape must be (n_1, ..., n_d, channels) with at least one spatial axis, "
                          f"got {tuple(input_shape)!r}")
     spatial = shape[:-1]
     kernel = _per_axis(kernel_size, len(spatial), "kernel_size")
     strides = _per_axis(stride, len(spatial), "stride")
     (filters,) = _positive_ints([filters], "filters")
     if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+        raise ArgumentError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
         out = [math.ceil(n / s) for n, s in zip(spatial, strides, strict=True)]
     else:
         if any(f > n for n, f in zip(spatial, kernel, strict=True)):
-            raise ValueError(f"kernel_size {kernel} is larger than the input {spatial} with padding='valid': "
+            raise ArgumentError(f"kernel_size {kernel} is larger than the input {spatial} with padding='valid': "
                              "use a smaller kernel, a bigger input, or padding='same'")
         out = [(n - f) // s + 1 for n, f, s in zip(spatial, kernel, strides, strict=True)]
     return (*out, filters)
@@ -121,18 +124,17 @@ def _positive_ints(values: Sequence[int], name: str) -> tuple[int, ...]:
     try:
         items = tuple(values)
     except TypeError:
-        raise ValueError(f"{name} must be a sequence of positive integers, got {values!r}") from None
-    if not items or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
-                            for v in items):
-        raise ValueError(f"{name} must hold positive integers, got {values!r}")
-    return tuple(int(v) for v in items)
+        raise ArgumentError(f"{name} must be a sequence of positive integers, got {values!r}") from None
+    if not items:
+        raise ArgumentError(f"{name} must hold positive integers, got {values!r}")
+    return tuple(check_int(name, v, minimum=1) for v in items)
 
 
 def _per_axis(value: int | Sequence[int], n_axes: int, name: str) -> tuple[int, ...]:
     """An int for every axis, or exactly one int per axis."""
     values = _positive_ints([value] * n_axes if isinstance(value, (int, np.integer)) else value, name)
     if len(values) != n_axes:
-        raise ValueError(f"{name} must be one int or {n_axes} ints (one per spatial axis), got {value!r}")
+        raise ArgumentError(f"{name} must be one int or {n_axes} ints (one per spatial axis), got {value!r}")
     return values
 
 
@@ -184,14 +186,14 @@ def ecg(duration: float = 10.0, fs: float = 250.0, heart_rate: float = 70.0, rr_
     >>> x.shape
     (200,)
     """
-    _check_positive(duration=duration, fs=fs, amplitude=amplitude)
+    _check_positive_numbers(duration=duration, fs=fs, amplitude=amplitude)
     if not 20 <= heart_rate <= 250:
-        raise ValueError(f"heart_rate must be between 20 and 250 beats per minute, got {heart_rate!r}")
-    _check_non_negative(rr_std=rr_std, baseline_wander=baseline_wander, wander_freq=wander_freq, noise=noise)
+        raise ArgumentError(f"heart_rate must be between 20 and 250 beats per minute, got {heart_rate!r}")
+    _check_non_negative_numbers(rr_std=rr_std, baseline_wander=baseline_wander, wander_freq=wander_freq, noise=noise)
     rng = np.random.default_rng(seed)
     n = int(round(duration * fs))
     if n < 1:
-        raise ValueError(f"duration * fs must give at least one sample, got {duration} s at {fs} Hz")
+        raise ArgumentError(f"duration * fs must give at least one sample, got {duration} s at {fs} Hz")
     t = np.arange(n) / fs
     beats, rr = _beat_times(duration, 60.0 / heart_rate, rr_std, rng)
     x = np.zeros(n)
@@ -242,7 +244,7 @@ def ecg_rhythm_dataset(n: int, duration: float = 4.0, fs: float = 100.0, regular
     X : ndarray of float32, shape (n, round(duration * fs), 1)
     y : ndarray of int64, shape (n,)
     """
-    _check_non_negative(regular_rr_std=regular_rr_std, irregular_rr_std=irregular_rr_std)
+    _check_non_negative_numbers(regular_rr_std=regular_rr_std, irregular_rr_std=irregular_rr_std)
     return _balanced_dataset(n, 2, seed, lambda label, rng: ecg(
         duration, fs, heart_rate=rng.uniform(55, 100), rr_std=irregular_rr_std if label else regular_rr_std,
         amplitude=rng.uniform(0.6, 1.4), baseline_wander=rng.uniform(0, 0.3),
@@ -272,9 +274,9 @@ def r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 1 or x.size < 3:
-        raise ValueError(f"signal must be one trace of shape (samples,) or (samples, 1) with at least 3 "
+        raise ArgumentError(f"signal must be one trace of shape (samples,) or (samples, 1) with at least 3 "
                          f"samples, got shape {np.shape(signal)}")
-    _check_positive(fs=fs)
+    _check_positive_numbers(fs=fs)
     width = max(1, int(round(0.2 * fs)))
     detrended = x - np.convolve(np.pad(x, (width // 2, width - 1 - width // 2), mode="edge"),
                                 np.ones(width) / width, mode="valid")
@@ -319,14 +321,14 @@ def shepp_logan_3d(size: int = 32, scale: float = 1.0, shift: Sequence[float] = 
     ndarray of float32, shape (size, size, size)
         Indexed ``[z, y, x]``; ``volume[k]`` is an axial slice with y pointing up (row 0 at the top).
     """
-    size = _check_count(size, "size", minimum=4)
-    _check_positive(scale=scale)
+    size = check_int("size", size, minimum=4)
+    _check_positive_numbers(scale=scale)
     shift = np.asarray(shift, dtype=np.float64)
     if shift.shape != (3,):
-        raise ValueError(f"shift must be three numbers (x, y, z), got {shift!r}")
+        raise ArgumentError(f"shift must be three numbers (x, y, z), got {shift!r}")
     table = SHEPP_LOGAN_3D if ellipsoids is None else np.asarray(ellipsoids, dtype=np.float64)
     if table.ndim != 2 or table.shape[1] != 10:
-        raise ValueError(f"ellipsoids must have shape (m, 10), got {table.shape}")
+        raise ArgumentError(f"ellipsoids must have shape (m, 10), got {table.shape}")
     points = (_grid(size) - shift) / scale
     volume = np.zeros(size**3)
     for intensity, a, b, c, x0, y0, z0, phi, theta, psi in table:
@@ -386,14 +388,13 @@ def phantom_volume(size: int = 32, n_lesions: int = 0, lesion_contrast: float = 
     ndarray of float32, shape (size, size, size), indexed [z, y, x]
         Without noise, values lie in [0, 1 + n_lesions * lesion_contrast].
     """
-    if not isinstance(n_lesions, (int, np.integer)) or n_lesions < 0:
-        raise ValueError(f"n_lesions must be a non-negative integer, got {n_lesions!r}")
+    n_lesions = check_int("n_lesions", n_lesions, minimum=0)
     r_min, r_max = lesion_radius
     if not 0 < r_min <= r_max < 0.5:
-        raise ValueError(f"lesion_radius must be (min, max) with 0 < min <= max < 0.5, got {lesion_radius!r}")
-    _check_non_negative(lesion_contrast=lesion_contrast, jitter=jitter, noise=noise)
+        raise ArgumentError(f"lesion_radius must be (min, max) with 0 < min <= max < 0.5, got {lesion_radius!r}")
+    _check_non_negative_numbers(lesion_contrast=lesion_contrast, jitter=jitter, noise=noise)
     if jitter >= 0.5:
-        raise ValueError(f"jitter must be below 0.5, got {jitter!r}")
+        raise ArgumentError(f"jitter must be below 0.5, got {jitter!r}")
     rng = np.random.default_rng(seed)
     scale = 1.0 + rng.uniform(-jitter, jitter)
     shift = rng.uniform(-jitter, jitter, size=3)
@@ -463,17 +464,17 @@ def moving_shape_clip(frames: int = 12, size: int = 32, motion: str = "right", s
     -------
     ndarray of float32, shape (frames, size, size), values in [0, 1]
     """
-    frames = _check_count(frames, "frames", minimum=2)
-    size = _check_count(size, "size", minimum=8)
+    frames = check_int("frames", frames, minimum=2)
+    size = check_int("size", size, minimum=8)
     if motion not in MOTIONS:
-        raise ValueError(f"motion must be one of {MOTIONS}, got {motion!r}")
+        raise ArgumentError(f"motion must be one of {MOTIONS}, got {motion!r}")
     if shape not in ("square", "disk"):
-        raise ValueError(f"shape must be 'square' or 'disk', got {shape!r}")
-    _check_positive(radius=radius)
-    _check_non_negative(speed=speed, noise=noise)
+        raise ArgumentError(f"shape must be 'square' or 'disk', got {shape!r}")
+    _check_positive_numbers(radius=radius)
+    _check_non_negative_numbers(speed=speed, noise=noise)
     travel = speed * (frames - 1)
     if 2 * radius + travel > size - 3:
-        raise ValueError(f"a shape of radius {radius} moving {travel:.1f} px does not fit in {size} px frames: "
+        raise ArgumentError(f"a shape of radius {radius} moving {travel:.1f} px does not fit in {size} px frames: "
                          "lower radius, speed or frames, or raise size")
     rng = np.random.default_rng(seed)
     step = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}[motion]
@@ -518,7 +519,7 @@ def _balanced_dataset(n: int, n_classes: int, seed: int,
                       example: Callable[[int, np.random.Generator], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """``n`` examples with labels ``0 .. n_classes - 1`` in equal numbers (shuffled); ``example(label, rng)``
     draws one, all from one generator seeded by ``seed``. Adds the channel axis."""
-    n = _check_count(n)
+    n = check_int("n", n, minimum=1)
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(n) % n_classes)
     X = np.stack([example(int(label), rng) for label in y])
@@ -527,19 +528,11 @@ def _balanced_dataset(n: int, n_classes: int, seed: int,
 
 # --------------------------------------------------------------------------- validation
 
-def _check_count(value: int, name: str = "n", minimum: int = 1) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(**values: float) -> None:
+def _check_positive_numbers(**values: float) -> None:
     for name, value in values.items():
-        if not np.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        check_float(name, value, minimum=0.0, exclusive_minimum=True)
 
 
-def _check_non_negative(**values: float) -> None:
+def _check_non_negative_numbers(**values: float) -> None:
     for name, value in values.items():
-        if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        check_float(name, value, minimum=0.0)

@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["sha256", "atomic_write", "remove_stale_temporaries"]
+import numpy as np
+
+__all__ = ["sha256", "sha256_arrays", "atomic_write", "remove_stale_temporaries"]
 
 _BLOCK = 1 << 20
 
@@ -68,3 +70,13 @@ def remove_stale_temporaries(path: str | os.PathLike) -> int:
         stale.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def sha256_arrays(*arrays) -> str:
+    """The SHA-256 of arrays' values (C order) and shapes, as 64 hex digits: a checksum of data held in memory."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()

@@ -20,18 +20,25 @@ import numpy as np
 from keras import ops
 from sklearn import metrics
 
+from facelib.decision import same_person
+from facelib.errors import ArgumentError
+from facelib.validation import check_choice, check_float, check_int
+
+__all__ = ["same_person", "distances", "all_pairs", "balanced_pairs", "accuracy", "best_threshold", "KFoldResult",
+           "kfold_accuracy", "ROC", "roc", "AbsDifference", "ChiSquare", "binary_head"]
+
 
 def _check_pairs(distances, same) -> tuple[np.ndarray, np.ndarray]:
     distances = np.asarray(distances, dtype=np.float64)
     same = np.asarray(same)
     if distances.ndim != 1 or distances.size == 0:
-        raise ValueError(f"distances must be a non-empty 1-D array, got shape {distances.shape}")
+        raise ArgumentError(f"distances must be a non-empty 1-D array, got shape {distances.shape}")
     if same.shape != distances.shape:
-        raise ValueError(f"same must have the shape of distances {distances.shape}, got {same.shape}")
+        raise ArgumentError(f"same must have the shape of distances {distances.shape}, got {same.shape}")
     if same.dtype != bool and not np.isin(same, (0, 1)).all():
-        raise ValueError("same must hold booleans (or 0/1): True where the pair is one person")
+        raise ArgumentError("same must hold booleans (or 0/1): True where the pair is one person")
     if not np.all(np.isfinite(distances)):
-        raise ValueError("distances contain NaN or infinite values")
+        raise ArgumentError("distances contain NaN or infinite values")
     return distances, same.astype(bool)
 
 
@@ -39,7 +46,7 @@ def distances(x, y) -> np.ndarray:
     """Euclidean distance d = ||x - y||_2 along the last axis (NumPy, float64)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+        raise ArgumentError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
     return np.sqrt(np.sum((x - y) ** 2, axis=-1))
 
 
@@ -47,7 +54,7 @@ def all_pairs(labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair i < j of a labelled set: indices ``i``, ``j`` and ``same = labels[i] == labels[j]``."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size < 2:
-        raise ValueError(f"labels must be a 1-D array of at least 2 items, got shape {labels.shape}")
+        raise ArgumentError(f"labels must be a 1-D array of at least 2 items, got shape {labels.shape}")
     i, j = np.triu_indices(labels.size, k=1)
     return i, j, labels[i] == labels[j]
 
@@ -60,7 +67,7 @@ def balanced_pairs(labels, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
     """
     i, j, same = all_pairs(labels)
     if not same.any() or same.all():
-        raise ValueError("labels must give both matched and mismatched pairs (two people, one with 2+ items)")
+        raise ArgumentError("labels must give both matched and mismatched pairs (two people, one with 2+ items)")
     rng = np.random.default_rng(seed)
     other = rng.choice(np.flatnonzero(~same), size=min(same.sum(), (~same).sum()), replace=False)
     keep = np.concatenate([np.flatnonzero(same), np.sort(other)])
@@ -70,7 +77,8 @@ def balanced_pairs(labels, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
 def accuracy(distances, same, threshold: float) -> float:
     """Fraction of pairs classified right by same = [d <= threshold]."""
     distances, same = _check_pairs(distances, same)
-    return float(np.mean((distances <= threshold) == same))
+    threshold = check_float("threshold", threshold)
+    return float(np.mean(same_person(distances, threshold) == same))
 
 
 def best_threshold(distances, same) -> float:
@@ -121,10 +129,10 @@ def kfold_accuracy(distances, same, folds) -> KFoldResult:
     distances, same = _check_pairs(distances, same)
     folds = np.asarray(folds)
     if folds.shape != distances.shape:
-        raise ValueError(f"folds must have the shape of distances {distances.shape}, got {folds.shape}")
+        raise ArgumentError(f"folds must have the shape of distances {distances.shape}, got {folds.shape}")
     ids = np.unique(folds)
     if ids.size < 2:
-        raise ValueError(f"folds must name at least 2 folds, got {ids.size}")
+        raise ArgumentError(f"folds must name at least 2 folds, got {ids.size}")
     accs, taus = [], []
     for k in ids:
         test = folds == k
@@ -145,8 +153,7 @@ class ROC:
 
     def tar_at_far(self, far: float) -> float:
         """Highest true accept rate whose false accept rate is at most ``far``."""
-        if not 0 <= far <= 1:
-            raise ValueError(f"far must lie in [0, 1], got {far}")
+        far = check_float("far", far, minimum=0.0, maximum=1.0)
         return float(np.max(self.tar[self.far <= far]))
 
 
@@ -154,7 +161,7 @@ def roc(distances, same) -> ROC:
     """ROC curve and AUC of verification by distance (:func:`sklearn.metrics.roc_curve` on -d)."""
     distances, same = _check_pairs(distances, same)
     if same.all() or not same.any():
-        raise ValueError("same must hold both matched (True) and mismatched (False) pairs for an ROC")
+        raise ArgumentError("same must hold both matched (True) and mismatched (False) pairs for an ROC")
     far, tar, thr = metrics.roc_curve(same, -distances)
     return ROC(far=far, tar=tar, thresholds=-thr, auc=float(metrics.roc_auc_score(same, -distances)))
 
@@ -190,10 +197,8 @@ def binary_head(dim: int, feature: str = "abs") -> keras.Model:
     ``feature`` is ``"abs"`` (|f_i - f_j|) or ``"chi2"`` ((f_i - f_j)^2 / (f_i + f_j)).
     """
     layers = {"abs": AbsDifference, "chi2": ChiSquare}
-    if feature not in layers:
-        raise ValueError(f"feature must be one of {sorted(layers)}, got {feature!r}")
-    if not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be a positive integer, got {dim!r}")
+    feature = check_choice("feature", feature, layers)
+    dim = check_int("dim", dim, minimum=1)
     f_i, f_j = keras.Input((dim,), name="f_i"), keras.Input((dim,), name="f_j")
     phi = layers[feature](name=feature)([f_i, f_j])
     y = keras.layers.Dense(1, activation="sigmoid", name="same_person")(phi)

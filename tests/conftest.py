@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -23,3 +24,24 @@ def require_asset(name: str):
 def asset_dir():
     """``asset_dir(name)`` -> folder of a real asset (fails in CI, skips elsewhere when missing)."""
     return require_asset
+
+
+_DLIB_MODELS = {  # what each of dlib's own reference models is built from (dlib-bin)
+    "hog_detector": ("get_frontal_face_detector", None),
+    "cnn_detector": ("cnn_face_detection_model_v1", "mmod_human_face_detector.dat"),
+    "shape_predictor": ("shape_predictor", "shape_predictor_5_face_landmarks.dat"),
+    "face_encoder": ("face_recognition_model_v1", "dlib_face_recognition_resnet_model_v1.dat"),
+}
+
+
+@functools.cache
+def dlib_model(kind: str):
+    """One of dlib's own models (the parity reference), built once per session from the checked asset files.
+
+    ``kind``: "hog_detector", "cnn_detector", "shape_predictor" or "face_encoder". Skips when dlib
+    is not installed.
+    """
+    dlib = pytest.importorskip("dlib")
+    factory, file = _DLIB_MODELS[kind]
+    build = getattr(dlib, factory)
+    return build() if file is None else build(str(require_asset("dlib_models") / file))

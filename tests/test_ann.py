@@ -94,7 +94,7 @@ def test_face_database_switches_to_the_index_above_its_size():
         approx.enroll(f"p{i}", vector)
     queries = stored[:100] + rng.normal(scale=0.3 / np.sqrt(128), size=(100, 128))
     want, got = exact.identify(queries, threshold=0.5), approx.identify(queries, threshold=0.5)
-    assert approx._index[0].exact is False and exact._index[0].exact is True
+    assert approx._index.exact is False and exact._index.exact is True
     assert [m.name for m in got] == [m.name for m in want] == [f"p{i}" for i in range(100)]
     approx.remove("p0")  # a change drops the index; the next query rebuilds it without p0
     assert approx.identify(queries[0], threshold=0.5)[0].name is None

@@ -93,7 +93,7 @@ def test_one_changed_byte_is_reported_and_never_loaded(toy, capsys):
     with pytest.raises(assets.AssetCorruptError, match="corrupt"):
         assets.file("toy", "sub/b.bin")
     assert assets.verify("toy", progress=False) == {"ok": ["a.txt"], "corrupt": ["sub/b.bin"], "missing": []}
-    assert assets._main(["verify", "toy"]) == 1
+    assert assets.main(["verify", "toy"]) == 1
     assert "CORRUPT" in capsys.readouterr().out
 
 

@@ -53,19 +53,42 @@ assets and options
 unknown_asset_offline          AssetNotFoundError; ``assets fetch`` exit 1 listing the registered assets
 weight_wrong_checksum          AssetCorruptError "does not match its SHA-256"; ``assets verify`` exit 1
 negative_threshold             usage error, exit 2
+threshold_above_two            usage error, exit 2 "(0, 2]" (a typo for 0.6 would accept everyone)
+threshold_nan, threshold_zero  usage error, exit 2
 database_not_npz               usage error, exit 2 "must end in .npz"
 stylize_missing_folder         exit 2 before any model is built
+round two (issue 12)
+one_missing_among_many         identify: exit 2 naming the missing file before any image is processed
+no_face_encode                 encode_faces: NoFaceError naming each image (grey, black), never a vector
+no_face_fallback               encode_faces(fallback=True): the centre box, counted by align_faces
+library_threshold_type         compare_faces / identify: ArgumentError naming threshold (None, "0.6")
+ragged_descriptors             face_distance: ArgumentError naming the argument
+huge_chip_size                 face_chips(size=20000): ArgumentError giving the limit and why
+unicode_name_forms             "José" composed, decomposed or with a trailing space: one person
+db_read_only_folder            enroll: exit 2 naming the database, before any encoding
+encoder_cache_truncated        rebuilt from the .dat file, one line saying so
+encoder_cache_altered          weights changed, checksum kept: rebuilt, one line saying so
+landmark_cache_missing_keys    rebuilt, one line saying so
+facelib_home_empty             FACELIB_HOME="" counts as unset: nothing written into the current folder
+facelib_home_read_only         works without caching; one line says so, once
 =============================  ================================================================
+
+Concurrent writers (20 rounds of two ``facelib enroll`` at once) are in tests/test_concurrency.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import shutil
 import struct
+import subprocess
+import sys
+import unicodedata
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,6 +97,7 @@ from PIL import Image
 from facelib import assets
 from facelib.__main__ import main
 from facelib.database import DatabaseError, FaceDatabase
+from facelib.errors import ArgumentError
 from facelib.images import ImageError, load_image
 
 RNG = np.random.default_rng(0)
@@ -357,7 +381,10 @@ def test_weight_wrong_checksum(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    pytest.param(["verify", "a.jpg", "b.jpg", "--threshold", "-1"], "positive number", id="negative_threshold"),
+    pytest.param(["verify", "a.jpg", "b.jpg", "--threshold", "-1"], "in (0, 2]", id="negative_threshold"),
+    pytest.param(["verify", "a.jpg", "b.jpg", "--threshold", "6"], "in (0, 2]", id="threshold_above_two"),
+    pytest.param(["identify", "p.npz", "a.jpg", "--threshold", "nan"], "in (0, 2]", id="threshold_nan"),
+    pytest.param(["identify", "p.npz", "a.jpg", "--threshold", "0"], "in (0, 2]", id="threshold_zero"),
     pytest.param(["identify", "people.db", "a.jpg"], "must end in .npz", id="database_not_npz"),
 ])
 def test_usage_errors(argv, message, capsys):
@@ -369,3 +396,188 @@ def test_usage_errors(argv, message, capsys):
 def test_stylize_missing_folder(tmp_path):
     code, _, err = _run("stylize", "c.jpg", "s.jpg", "-o", tmp_path / "no" / "out.png")
     assert code == 2 and "does not exist; create it first" in err
+
+
+# -- round two (issue 12) -----------------------------------------------------------------------
+def test_one_missing_among_many(small_db, tmp_path):
+    good = tmp_path / "face.png"
+    Image.new("RGB", (64, 64)).save(good)
+    code, out, err = _run("identify", small_db[0], good, good, tmp_path / "gone.jpg", good)
+    assert code == 2 and out == "" and "gone.jpg does not exist" in err  # checked before any image is processed
+
+
+@pytest.fixture(scope="module")
+def faceless():
+    return {"grey": np.full((200, 200, 3), 128, np.uint8), "black": np.zeros((200, 200, 3), np.uint8)}
+
+
+def test_no_face_encode(faceless):
+    from facelib import faces
+
+    with pytest.raises(faces.NoFaceError, match="no face found in 2 of 2 images: image 0, image 1"):
+        faces.encode_faces([faceless["grey"], faceless["black"]])
+    with pytest.raises(faces.NoFaceError, match="no face found in 1 of 1 images: image 0"):
+        faces.encode_faces(faceless["grey"])
+
+
+def test_no_face_fallback(faceless):
+    from facelib import faces
+
+    chips, detected = faces.align_faces([faceless["grey"], faceless["black"]], fallback=True)
+    assert chips.shape == (2, 150, 150, 3) and detected.tolist() == [False, False]
+    assert faces.encode_faces([faceless["grey"]], fallback=True).shape == (1, 128)
+
+
+@pytest.mark.parametrize("threshold", [None, "0.6", float("nan"), -0.1, True])
+def test_library_threshold_type(threshold, small_db):
+    from facelib import faces
+
+    with pytest.raises(ArgumentError, match="threshold"):
+        faces.compare_faces(np.zeros(128), np.ones(128), threshold=threshold)
+    with pytest.raises(ArgumentError, match="threshold"):
+        FaceDatabase.load(small_db[0]).identify(np.zeros(128), threshold=threshold)
+
+
+def test_ragged_descriptors():
+    from facelib import faces
+
+    with pytest.raises(ArgumentError, match="known must be 128-d descriptors of one length"):
+        faces.face_distance([np.zeros(128), np.zeros(64)], np.zeros(128))
+    with pytest.raises(ArgumentError, match="candidate"):
+        faces.face_distance(np.zeros(128), [[0.0] * 128, [0.0]])
+
+
+def test_huge_chip_size():
+    from facelib import faces
+
+    landmarks = np.array([[120, 80], [100, 82], [50, 80], [70, 82], [85, 120]], np.float64)
+    with pytest.raises(ArgumentError, match=r"size must be <= 1024, got 20000: a chip resamples .* GB"):
+        faces.face_chips(np.zeros((200, 200, 3), np.uint8), landmarks, size=20000)
+    assert faces.face_chips(np.zeros((200, 200, 3), np.uint8), landmarks, size=1024).shape == (1024, 1024, 3)
+
+
+def test_unicode_name_forms(small_db, tmp_path):
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+    assert composed != decomposed and unicodedata.normalize("NFC", decomposed) == composed
+    db = FaceDatabase.load(small_db[0])
+    db.enroll(decomposed + " ", RNG.normal(size=128))
+    assert db.names == ["ada", composed] and composed in db and decomposed in db
+    for name in (composed, decomposed, " " + composed):
+        with pytest.raises(DatabaseError, match="already enrolled"):
+            db.enroll(name, RNG.normal(size=128))
+    path = db.save(tmp_path / "people.npz")
+    assert FaceDatabase.load(path).names == ["ada", composed]
+    Image.new("RGB", (8, 8)).save(tmp_path / "face.png")
+    code, out, err = _run("enroll", path, decomposed + "  ", tmp_path / "face.png")
+    assert code == 2 and "already enrolled" in err
+
+
+def _read_only_prefix(folder: Path) -> list[str]:
+    """A command prefix that runs a command with ``folder`` read-only.
+
+    Permissions do not bind root (CI runs as root), so root gets a private mount namespace with a
+    read-only tmpfs over the folder; anyone else gets the folder's write permission removed.
+    """
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return []
+    prefix = ["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o ro tmpfs "{folder}" && exec "$0" "$@"']
+    probe = subprocess.run([*prefix, sys.executable, "-c", f"open({str(folder / 'x')!r}, 'w')"],
+                           capture_output=True, text=True)
+    if "Read-only file system" not in probe.stderr:
+        pytest.skip(f"cannot make a read-only folder as root here (unshare/mount): {probe.stderr[-200:]}")
+    return prefix
+
+
+def _facelib(*argv, prefix=(), env=None, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **(env or {})}
+    return subprocess.run([*prefix, sys.executable, *argv], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=600)
+
+
+def test_db_read_only_folder(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "face.png")  # no face: refused only if encoding started
+    run = _facelib("-m", "facelib", "enroll", folder / "people.npz", "ada", tmp_path / "face.png",
+                   prefix=_read_only_prefix(folder))
+    assert run.returncode == 2, run.stderr
+    assert f"cannot write the database {folder / 'people.npz'}" in run.stderr and "no face" not in run.stderr
+    save = ("import numpy as np; from facelib.database import FaceDatabase; db = FaceDatabase(); "
+            f"db.enroll('ada', np.zeros(4)); db.save({str(folder / 'people.npz')!r})")
+    run = _facelib("-c", save, prefix=_read_only_prefix(folder))  # the library says the same
+    assert "DatabaseError: cannot write the database" in run.stderr
+
+
+def test_encoder_cache_damaged(tmp_path, monkeypatch, capfd):
+    """A truncated, empty or altered converted-weights cache is rebuilt from the verified .dat, saying so."""
+    from conftest import require_asset
+
+    from facelib import encoder
+
+    require_asset("dlib_models")
+    monkeypatch.setenv("FACELIB_HOME", str(tmp_path))
+    dat = assets.file("dlib_models", encoder.RESNET_FILE)
+    cache = encoder.converted_weights_path(assets.checksum("dlib_models", encoder.RESNET_FILE))
+    good = encoder.load_encoder(dat, assets.checksum("dlib_models", encoder.RESNET_FILE)).get_weights()
+    assert cache.is_file()
+    original = cache.read_bytes()
+    with np.load(cache) as archive:
+        arrays = dict(archive)
+    last = f"w{len(good) - 1:03d}"
+    arrays[last] = RNG.permutation(arrays[last].ravel()).reshape(arrays[last].shape)  # the fc layer, shuffled
+    altered = io.BytesIO()
+    np.savez(altered, **arrays)  # the checksum inside is the old one
+    capfd.readouterr()
+    for case, content in [("truncated", original[: len(original) // 2]), ("empty", b""),
+                          ("altered", altered.getvalue())]:
+        cache.write_bytes(content)
+        weights = encoder.load_encoder(dat, assets.checksum("dlib_models", encoder.RESNET_FILE)).get_weights()
+        for a, b in zip(weights, good, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=case)
+        err = capfd.readouterr().err
+        assert err.count("\n") == 1 and "converted encoder weights" in err and "converting the .dat" in err, case
+        assert str(cache) in err and cache.read_bytes() == original, case
+
+
+def test_landmark_cache_missing_keys(tmp_path, monkeypatch, capfd):
+    from conftest import require_asset
+
+    from facelib import landmarks
+
+    require_asset("dlib_models")
+    monkeypatch.setenv("FACELIB_HOME", str(tmp_path))
+    box = (168, 69, 263, 164)
+    image = np.asarray(Image.open(require_asset("nst_content") / "astronaut.png").convert("RGB"))
+    expected = landmarks.ShapePredictor().predict(image, box)
+    (cache,) = (tmp_path / "converted").glob("shape_predictor-*.npz")
+    with np.load(cache) as archive:
+        arrays = {k: v for k, v in archive.items() if k != "anchors_0"}
+    np.savez(cache, **arrays)
+    capfd.readouterr()
+    np.testing.assert_array_equal(landmarks.ShapePredictor().predict(image, box), expected)
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "landmark model cache" in err and "anchors_0" in err
+    with np.load(cache) as archive:
+        assert "anchors_0" in archive.files  # rebuilt
+
+
+_CACHES = "from facelib import encoder, landmarks; landmarks.ShapePredictor(); encoder.encoder(); print('worked')"
+
+
+def test_facelib_home_empty(tmp_path):
+    run = _facelib("-c", "from facelib import landmarks; landmarks.ShapePredictor(); print('worked')",
+                   env={"FACELIB_HOME": "", "HOME": str(tmp_path / "home")}, cwd=tmp_path)
+    assert run.returncode == 0 and "worked" in run.stdout, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # nothing in the current folder
+    assert list((tmp_path / "home" / ".cache" / "facelib" / "converted").glob("shape_predictor-*.npz"))
+
+
+def test_facelib_home_read_only(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    run = _facelib("-c", _CACHES, env={"FACELIB_HOME": str(home)}, prefix=_read_only_prefix(home))
+    assert run.returncode == 0 and "worked" in run.stdout, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.startswith("facelib: ")]
+    assert lines == [f"facelib: cannot write the cache folder {home / 'converted'} (Read-only file system); "
+                     "working without caching (set FACELIB_HOME to a writable folder)"]

@@ -43,9 +43,19 @@ WRONG = {
 }
 
 
-def test_reference_passes(capsys):
-    check_conv_output_shape(conv_output_shape)
+# The lecture's formulas, written here independently of facelib.signals: per spatial axis
+# floor((n - f) / s) + 1 for 'valid', ceil(n / s) for 'same'; the channels become the filter count.
+INDEPENDENT = _wrong(lambda n, f, s, p: math.ceil(n / s) if p == "same" else (n - f) // s + 1)
+
+
+def test_an_independent_implementation_passes(capsys):
+    check_conv_output_shape(INDEPENDENT)
     assert capsys.readouterr().out == "conv_output_shape: all 10 tests passed.\n"
+
+
+def test_facelib_agrees_with_the_independent_formula_and_keras_cases():
+    assert conv_output_shape((15, 15, 3), 3, 8, 2, "valid") == INDEPENDENT((15, 15, 3), 3, 8, 2, "valid") == (7, 7, 8)
+    assert conv_output_shape((7, 2), 3, 4, 2, "same") == INDEPENDENT((7, 2), 3, 4, 2, "same") == (4, 4)
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))

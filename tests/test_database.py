@@ -7,6 +7,7 @@ import pytest
 
 from facelib import database
 from facelib.database import DatabaseError, FaceDatabase
+from facelib.errors import ArgumentError
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_bad_encodings_are_refused(db, encodings, message):
 
 
 def test_bad_threshold_and_path(db, tmp_path):
-    with pytest.raises(DatabaseError, match="threshold"):
+    with pytest.raises(ArgumentError, match="threshold"):
         db.identify(np.zeros(8), threshold=-1)
     with pytest.raises(DatabaseError, match=".npz"):
         db.save(tmp_path / "faces.pkl")
@@ -116,7 +117,8 @@ def test_interrupted_save_leaves_the_old_file_intact(tmp_path, db, monkeypatch):
         db.save(path)
     assert path.read_bytes() == before
     assert FaceDatabase.load(path).names == ["ada", "bob", "Zoë O'Neil-Ñúñez"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.npz"]   # no temporary file left behind
+    # no temporary file left behind; the writers' lock file stays (it is never renamed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.npz", "faces.npz.lock"]
 
 
 def test_newer_format_is_refused(tmp_path, db):
@@ -143,3 +145,104 @@ def test_pickled_or_foreign_files_are_refused(tmp_path):
         FaceDatabase.load(truncated)
     with pytest.raises(FileNotFoundError):
         FaceDatabase.load(tmp_path / "nothing.npz")
+
+
+def test_dim_must_be_an_integer():
+    for dim in (True, 0, 2.5, "8"):
+        with pytest.raises(ArgumentError, match="dim"):
+            FaceDatabase(dim=dim)
+
+
+# -- two writers --------------------------------------------------------------------------------
+def test_two_writers_both_keep_their_people(tmp_path):
+    path = tmp_path / "people.npz"
+    first, second = FaceDatabase.open(path), FaceDatabase.open(path)  # both read "no file yet"
+    first.enroll("ada", np.zeros(8))
+    second.enroll("bob", np.ones(8))
+    first.save(path)
+    second.save(path)  # re-reads under the lock and adds bob to what is there now
+    assert FaceDatabase.load(path).names == ["ada", "bob"] and second.names == ["ada", "bob"]
+    np.testing.assert_array_equal(FaceDatabase.load(path).encodings_of("ada"), np.zeros((1, 8)))
+
+
+def test_a_removal_is_not_undone_by_another_writer(tmp_path, db):
+    path = db.save(tmp_path / "people.npz")
+    remover, enroller = FaceDatabase.load(path), FaceDatabase.load(path)
+    remover.remove("bob")
+    enroller.enroll("carol", np.full(8, 2.0))
+    remover.save(path)
+    enroller.save(path)  # carol is added; bob, removed meanwhile, is not brought back
+    assert FaceDatabase.load(path).names == ["ada", "Zoë O'Neil-Ñúñez", "carol"]
+
+
+def test_the_same_new_name_from_two_writers_is_refused(tmp_path):
+    path = tmp_path / "people.npz"
+    first, second = FaceDatabase.open(path), FaceDatabase.open(path)
+    first.enroll("ada", np.zeros(8))
+    second.enroll("ada", np.ones(8))
+    first.save(path)
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="enrolled .* by another writer meanwhile"):
+        second.save(path)
+    assert path.read_bytes() == before
+
+
+def test_saving_elsewhere_replaces_the_file(tmp_path, db):
+    path = tmp_path / "people.npz"
+    other = FaceDatabase()
+    other.enroll("eve", np.zeros(8))
+    other.save(path)
+    db.save(path)  # db was not loaded from this file: it replaces it
+    assert FaceDatabase.load(path).names == db.names
+
+
+def test_stale_temporaries_are_removed_under_the_lock(tmp_path, db):
+    path = tmp_path / "people.npz"
+    for stale in (f".{path.name}.abc123.tmp", f".{path.name}.index.xyz.tmp"):
+        (tmp_path / stale).write_bytes(b"left by a killed save")
+    db.save(path)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# -- the saved index ----------------------------------------------------------------------------
+def _large(tmp_path, count=2000, exact_below=1000):
+    rng = np.random.default_rng(5)
+    stored = rng.normal(size=(count, 16)).astype(np.float32)
+    db = FaceDatabase(exact_below=exact_below)
+    for i, vector in enumerate(stored):
+        db.enroll(f"p{i}", vector)
+    queries = stored[:50] + rng.normal(scale=0.01, size=(50, 16)).astype(np.float32)
+    return db, queries, tmp_path / "people.npz"
+
+
+def test_the_index_is_saved_and_used_after_load(tmp_path, capfd):
+    db, queries, path = _large(tmp_path)
+    want = db.identify(queries)  # builds the FAISS index
+    db.save(path)
+    assert database.index_path(path).is_file()
+    with np.load(database.index_path(path), allow_pickle=False) as saved:  # plain arrays: nothing to unpickle
+        assert saved["faiss_index"].dtype == np.uint8 and int(saved["format_version"]) == 1
+    capfd.readouterr()
+    loaded = FaceDatabase.load(path, exact_below=1000)
+    assert capfd.readouterr().err == ""
+    assert loaded._index is not None and not loaded._index.exact  # read back, not rebuilt
+    assert loaded.identify(queries) == want
+
+
+def test_a_stale_or_missing_index_is_rebuilt_with_a_message(tmp_path, capfd):
+    db, queries, path = _large(tmp_path)
+    db.identify(queries)
+    db.save(path)
+    index = database.index_path(path).read_bytes()
+    db.remove("p0")
+    db.enroll("p0", np.zeros(16))  # other encodings, the same count
+    db.save(path)
+    database.index_path(path).write_bytes(index)  # the old index beside the new database
+    capfd.readouterr()
+    stale = FaceDatabase.load(path, exact_below=1000)
+    assert "stale" in capfd.readouterr().err and stale._index is None
+    database.index_path(path).unlink()
+    missing = FaceDatabase.load(path, exact_below=1000)
+    assert "missing" in capfd.readouterr().err and missing._index is None
+    assert [m.name for m in missing.identify(queries)] == [m.name for m in stale.identify(queries)]
+    assert not missing._index.exact  # rebuilt on the first query

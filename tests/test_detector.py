@@ -11,6 +11,7 @@ import skimage.data
 
 from facelib import detector, dlibfmt
 from facelib.errors import FacelibError
+from facelib.geometry import round_half_away
 from facelib.images import ImageError, ImageTooLargeError, load_image
 
 dlib = pytest.importorskip("dlib")
@@ -139,7 +140,7 @@ def test_overlap_rule_uses_the_hull_not_the_union():
 def test_box_rounding_is_dlibs():
     values = np.array([-4.5, -3.5, -0.5, 0.5, 2.5, -2.5001, -4.4999, 7.49])
     theirs = [dlib.rectangle(dlib.drectangle(v, v, 20, 20)).left() for v in values]  # halves away from 0
-    np.testing.assert_array_equal(detector._round(values), theirs)
+    np.testing.assert_array_equal(round_half_away(values), theirs)
 
 
 def test_keras_model_is_plain_convolutions():

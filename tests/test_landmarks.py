@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
 import skimage.data
+from conftest import dlib_model
 
 from facelib import dlibfmt, landmarks
 from facelib.images import load_image
@@ -18,13 +18,8 @@ N_LFW = 50
 MAX_ERROR_PX = 1.0
 
 
-@functools.cache
-def _dlib_predictor(models: Path):
-    return dlib.shape_predictor(str(models / landmarks.MODEL_FILE))
-
-
 def _dlib_points(models: Path, image: np.ndarray, box) -> np.ndarray:
-    shape = _dlib_predictor(models)(image, dlib.rectangle(*(int(v) for v in box)))
+    shape = dlib_model("shape_predictor")(image, dlib.rectangle(*(int(v) for v in box)))
     return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
 
 
@@ -79,24 +74,6 @@ def test_rounded_points_equal_dlibs_integers(asset_dir):
     image = skimage.data.astronaut()
     mine = landmarks.predict(image, (168, 69, 263, 164))
     np.testing.assert_array_equal(np.floor(mine + 0.5), _dlib_points(models, image, (168, 69, 263, 164)))
-
-
-def test_similarity_matrix_recovers_a_known_transform():
-    rng = np.random.default_rng(0)
-    source = rng.normal(size=(5, 2))
-    angle, scale = 0.7, 1.8
-    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    target = source @ (scale * rotation).T + [3.0, -2.0]
-    np.testing.assert_allclose(landmarks._similarity_matrix(source, target), scale * rotation, atol=1e-12)
-    # a mirrored target: the best proper similarity, never a reflection (determinant > 0)
-    mirrored = target * [-1, 1]
-    assert np.linalg.det(landmarks._similarity_matrix(source, mirrored)) > 0
-    # least squares: a noisy target gives the closed form of Umeyama (1991)
-    noisy = target + rng.normal(scale=0.05, size=target.shape)
-    s, t = source - source.mean(0), noisy - noisy.mean(0)
-    a = np.sum(s * t) / np.sum(s * s)  # for 2-D similarities, cR = [[a, -b], [b, a]]
-    b = np.sum(s[:, 0] * t[:, 1] - s[:, 1] * t[:, 0]) / np.sum(s * s)
-    np.testing.assert_allclose(landmarks._similarity_matrix(source, noisy), [[a, -b], [b, a]], atol=1e-12)
 
 
 def test_bad_box_is_refused():

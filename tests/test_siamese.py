@@ -53,3 +53,23 @@ def test_bad_arguments():
         siamese.train_encoder(encoder, images, labels, "random", 0)
     with pytest.raises(ValueError, match="same length"):
         siamese.train_encoder(encoder, images, labels[:-1], "random", 1)
+
+
+def _mean_triplet_gap(codes: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over every valid triplet (a, p, n) of ||a - p||^2 - ||a - n||^2, in NumPy."""
+    d2 = ((codes[:, None, :] - codes[None, :, :]) ** 2).sum(-1)
+    same = labels[:, None] == labels[None, :]
+    gaps = [d2[a, p] - d2[a, n] for a in range(len(labels)) for p in np.flatnonzero(same[a]) if p != a
+            for n in np.flatnonzero(~same[a])]
+    return float(np.mean(gaps))
+
+
+def test_training_pulls_the_same_person_together():
+    """Not only "the weights changed": triplet training lowers d(A,P)^2 - d(A,N)^2 (a sign error raises it)."""
+    images, labels = _toy_faces(seed=3)
+    encoder = siamese.small_encoder((16, 12, 1), dim=8, seed=2)
+    before = _mean_triplet_gap(siamese.embed(encoder, images), labels)
+    history = siamese.train_encoder(encoder, images, labels, "random", seconds=2.0, people=3, images_per_person=2,
+                                    seed=0)
+    after = _mean_triplet_gap(siamese.embed(encoder, images), labels)
+    assert history.steps[-1] >= 5 and after < before - 0.05, (before, after, history.steps[-1])

@@ -7,7 +7,7 @@ import pytest
 
 from facelib import losses
 from facelib.checks import CheckFailed
-from facelib.checks.faces import check_triplet_loss
+from facelib.checks.losses import check_triplet_loss
 
 
 def _sq(x, y):

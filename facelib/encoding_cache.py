@@ -22,14 +22,18 @@ Two ways to find the face (``method``):
     step), the detected face nearest the centre (else the centre box), landmarks, chip.
 
 Files are plain arrays (``keys``, ``encodings``), read with ``allow_pickle=False``; a cache
-that cannot be read is ignored and rebuilt, and one that cannot be written only costs time.
+that cannot be read is rebuilt (one line on stderr says so), and one that cannot be written only
+costs time (:func:`facelib.assets.write_cache`).
+
+The module was called ``facelib.encodings``, a name that hides the standard library's
+``encodings`` in a namespace that imports it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import zipfile
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -37,8 +41,11 @@ from pathlib import Path
 import numpy as np
 
 from facelib import assets, faces
+from facelib.errors import MissingFileError
+from facelib.storage import sha256
+from facelib.validation import check_choice
 
-__all__ = ["METHODS", "file_digest", "cache_path", "chip_of", "encode_files"]
+__all__ = ["METHODS", "cache_path", "chip_of", "encode_files"]
 
 METHODS = ("center", "detect")
 _MODEL_FILES = {
@@ -49,26 +56,15 @@ _MODEL_FILES = {
 _FORMAT = 2  # bump when the meaning of a cached encoding changes (chip size, padding, ...)
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_method(method: str) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    return method
+    return check_choice("method", method, METHODS)
 
 
 @cache
 def _model_key(method: str) -> str:
     digest = hashlib.sha256(f"v{_FORMAT}-{method}".encode())
     for name in _MODEL_FILES[method]:
-        digest.update(file_digest(assets.file("dlib_models", name)).encode())
+        digest.update(assets.checksum("dlib_models", name).encode())  # the manifest's, already verified
     return digest.hexdigest()[:16]
 
 
@@ -83,23 +79,18 @@ def _read_cache(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys, values = archive["keys"], archive["encodings"]
-    except (OSError, ValueError, KeyError):
-        return {}  # unreadable: encode again and overwrite it
-    if values.ndim != 2 or values.shape != (len(keys), faces.EMBEDDING_SIZE):
+        if values.shape != (len(keys), faces.EMBEDDING_SIZE):
+            raise ValueError(f"encodings of shape {values.shape} for {len(keys)} keys")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        assets.note(f"the encodings cache {path} is damaged ({error}); encoding the images again")
         return {}
     return dict(zip(keys.tolist(), values, strict=True))
 
 
 def _write_cache(path: Path, table: dict[str, np.ndarray]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(handle, "wb") as out:
-            np.savez(out, keys=np.array(list(table), dtype=str),
-                     encodings=np.array(list(table.values()), dtype=np.float32).reshape(-1, faces.EMBEDDING_SIZE))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs speed
+    keys = np.array(list(table), dtype=str)
+    values = np.array(list(table.values()), dtype=np.float32).reshape(-1, faces.EMBEDDING_SIZE)
+    assets.write_cache(path, lambda handle: np.savez(handle, keys=keys, encodings=values))
 
 
 def chip_of(path: str | os.PathLike, method: str = "center") -> np.ndarray:
@@ -119,7 +110,7 @@ def chip_of(path: str | os.PathLike, method: str = "center") -> np.ndarray:
     from facelib.images import load_image
 
     if _check_method(method) == "detect":
-        return faces.align_faces([path], upsample=1)[0][0]
+        return faces.align_faces([path], upsample=1, fallback=True)[0][0]
     image = load_image(path)
     points = faces.face_landmarks(image, faces.center_box(image.shape)[None])[0]
     return faces.face_chips(image, points)
@@ -150,18 +141,18 @@ def encode_files(paths: Iterable[str | os.PathLike], method: str = "center", use
 
     Raises
     ------
-    FileNotFoundError
+    facelib.errors.MissingFileError
         If a path is not a file (the message names it).
-    ValueError
+    facelib.errors.ArgumentError
         For an unknown ``method``.
     """
     _check_method(method)
     paths = [Path(p) for p in paths]
     if missing := [str(p) for p in paths if not p.is_file()]:
-        raise FileNotFoundError(f"{len(missing)} image file(s) not found, e.g. {missing[0]!r}")
+        raise MissingFileError(f"{len(missing)} image file(s) not found, e.g. {missing[0]!r}")
     if not paths:
         return np.zeros((0, faces.EMBEDDING_SIZE), np.float32)
-    keys = [file_digest(p) for p in paths]
+    keys = [sha256(p) for p in paths]
     store = cache_path(method) if use_cache else None
     table = _read_cache(store) if store is not None else {}
     todo = list(dict.fromkeys(k for k in keys if k not in table))

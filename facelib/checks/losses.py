@@ -1,4 +1,4 @@
-"""Checkers for notebook 02 (Siamese networks and the triplet loss)."""
+"""Checkers for notebook 02 (Siamese networks and the triplet loss): the loss of facelib.losses."""
 
 from __future__ import annotations
 

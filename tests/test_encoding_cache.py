@@ -1,4 +1,4 @@
-"""facelib.encodings: encodings of image files match dlib's, and the cache is keyed by content and model."""
+"""facelib.encoding_cache: encodings of image files match dlib's, and the cache is keyed by content and model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from facelib import encodings, faces
+from facelib import encoding_cache, faces
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_center_method_matches_dlib(lfw_files, asset_dir, home):
     models = asset_dir("dlib_models")
     predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
     recognizer = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
-    got = encodings.encode_files(lfw_files)
+    got = encoding_cache.encode_files(lfw_files)
     for path, row in zip(lfw_files, got, strict=True):
         image = load_image(path)
         shape = predictor(image, dlib.rectangle(*faces.center_box(image.shape).astype(int)))
@@ -49,19 +49,19 @@ def test_center_method_matches_dlib(lfw_files, asset_dir, home):
 
 
 def test_second_call_reads_the_cache(lfw_files, home, monkeypatch):
-    first = encodings.encode_files(lfw_files)
-    assert encodings.cache_path("center").is_file()
-    assert encodings.cache_path("center").parent == home / "encodings"
+    first = encoding_cache.encode_files(lfw_files)
+    assert encoding_cache.cache_path("center").is_file()
+    assert encoding_cache.cache_path("center").parent == home / "encodings"
 
     def boom(*args, **kwargs):
         raise AssertionError("the cache should have answered")
 
     monkeypatch.setattr(faces, "encode_chips", boom)
-    np.testing.assert_array_equal(encodings.encode_files(lfw_files[::-1]), first[::-1])
+    np.testing.assert_array_equal(encoding_cache.encode_files(lfw_files[::-1]), first[::-1])
 
 
 def test_cache_key_is_the_file_content(lfw_files, home, tmp_path, monkeypatch):
-    encodings.encode_files(lfw_files[:1])
+    encoding_cache.encode_files(lfw_files[:1])
     renamed = tmp_path / "renamed.jpg"
     shutil.copy(lfw_files[0], renamed)
     other = tmp_path / "other.jpg"
@@ -74,35 +74,35 @@ def test_cache_key_is_the_file_content(lfw_files, home, tmp_path, monkeypatch):
         return real(chips, **kwargs)
 
     monkeypatch.setattr(faces, "encode_chips", counting)
-    out = encodings.encode_files([renamed, other, other, renamed])
+    out = encoding_cache.encode_files([renamed, other, other, renamed])
     assert calls == [1]  # the renamed copy came from the cache; the repeated new file was encoded once
     np.testing.assert_array_equal(out[0], out[3])
     np.testing.assert_array_equal(out[1], out[2])
 
 
 def test_use_cache_false_writes_nothing(lfw_files, home):
-    encodings.encode_files(lfw_files[:1], use_cache=False)
+    encoding_cache.encode_files(lfw_files[:1], use_cache=False)
     assert not (home / "encodings").exists()
 
 
 def test_corrupt_cache_is_rebuilt(lfw_files, home):
-    path = encodings.cache_path("center")
+    path = encoding_cache.cache_path("center")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not an npz archive")
-    out = encodings.encode_files(lfw_files[:1])
+    out = encoding_cache.encode_files(lfw_files[:1])
     assert out.shape == (1, 128)
     with np.load(path, allow_pickle=False) as archive:
         assert archive["encodings"].shape == (1, 128)
 
 
 def test_methods_have_separate_caches(asset_dir):
-    assert encodings.cache_path("center") != encodings.cache_path("detect")
-    assert encodings.cache_path("center").name.startswith("center-")
+    assert encoding_cache.cache_path("center") != encoding_cache.cache_path("detect")
+    assert encoding_cache.cache_path("center").name.startswith("center-")
 
 
 def test_bad_input_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere.jpg"):
-        encodings.encode_files([tmp_path / "nowhere.jpg"])
+        encoding_cache.encode_files([tmp_path / "nowhere.jpg"])
     with pytest.raises(ValueError, match="method must be one of"):
-        encodings.encode_files([], method="hog")
-    assert encodings.encode_files([]).shape == (0, 128)
+        encoding_cache.encode_files([], method="hog")
+    assert encoding_cache.encode_files([]).shape == (0, 128)
