@@ -150,9 +150,9 @@ def _stylize(args) -> int:
     from PIL import Image
 
     from facelib import quiet_tensorflow
-    from facelib.style import stylize
+    from facelib.style import check_output_path, stylize
 
-    output = Path(args.output)
+    output = check_output_path(args.output)  # before any work: a folder, a missing folder, an unwritable format
     if not output.parent.is_dir():
         raise CommandError(f"folder {output.parent} does not exist; create it first")
     if output.suffix.lower() not in Image.registered_extensions():

@@ -257,3 +257,15 @@ def test_small_preview_with_the_default_recipe(images, extractor):
     h = result.history
     assert result.image.shape == (85, 128, 3)
     assert h["style"][-1] < 0.2 * h["style"][0]  # the painting's style is taking over
+
+
+@pytest.mark.parametrize("output, size, match", [("out.psd", "64", "cannot save an image as 'out.psd'"),
+                                                 ("out.h5", "64", "cannot save an image as 'out.h5'"),
+                                                 ("", "64", "is a folder"),
+                                                 ("out.png", "3000", "at most 1024 pixels")])
+def test_cli_stylize_refuses_before_the_work(images, tmp_path, capsys, output, size, match):
+    from facelib.__main__ import main
+
+    assert main(["stylize", str(images[0]), str(images[1]), "-o", str(tmp_path / output), "--size", size]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / output).is_file()
