@@ -149,8 +149,9 @@ def test_stylize_lowers_the_cost(images, extractor, optimizer):
 def test_first_recorded_cost_is_J_of_the_initial_image(images, extractor):
     kwargs = dict(size=(48, 64), alpha=3.0, beta=0.7, tv_weight=2.0, init="blend", noise_ratio=0.3)
     result = style.stylize(*images, steps=1, extractor=extractor, progress=False, **kwargs)
-    content = resize(images[0], (48, 64))
-    painting = resize(images[1], (48, 64))
+    margin = [(8, 8), (8, 8), (0, 0)]  # style.EDGE_PAD pixels, mirrored
+    content = np.pad(resize(images[0], (48, 64)), margin, mode="reflect")
+    painting = np.pad(resize(images[1], (48, 64)), margin, mode="reflect")
     G = style.initial_image(content, "blend", 0.3, seed=0)[None]
     acts = {name: extractor(backbones.preprocess(x, "squeezenet")) for name, x in
             [("C", content), ("S", painting), ("G", G)]}
@@ -174,6 +175,12 @@ def test_stylize_on_vgg19_random_weights(images, pooling):
                            progress=False)
     assert result.image.shape == (32, 40, 3)  # 451 x 300 photo: the short side stops at 32 px
     assert np.isfinite(result.history["cost"]).all()
+
+
+def test_the_margin_is_optimised_and_cut_off(images, extractor):
+    result = style.stylize(*images, size=(40, 56), steps=3, extractor=extractor, snapshot_every=3, progress=False)
+    assert result.image.shape == result.snapshots[0][1].shape == (40, 56, 3)
+    assert style.EDGE_PAD == 8
 
 
 def test_initial_images():
