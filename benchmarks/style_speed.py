@@ -21,6 +21,7 @@ import numpy as np
 
 import facelib
 from facelib import assets, backbones, style
+from facelib.images import resize
 
 RESULTS = Path(__file__).resolve().parent / "results" / "style_speed.json"
 
@@ -62,6 +63,12 @@ def eager_steps(extractor, backbone, content, style_image, content_layer, style_
     return (time.perf_counter() - t0) / steps
 
 
+def padded(images: np.ndarray) -> np.ndarray:
+    """``images`` with stylize's mirrored margin, so both sides compute on the same number of pixels."""
+    m = style.EDGE_PAD
+    return np.pad(images, [(0, 0), (m, m), (m, m), (0, 0)], mode="reflect")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -76,21 +83,23 @@ def main() -> None:
     rows = []
     for backbone in args.backbones:
         weights = "imagenet" if backbone == "squeezenet" else None
-        defaults = backbones.DEFAULT_LAYERS[backbone]
-        style_weights = style._layer_weights(defaults["style"])
-        extractor = backbones.feature_extractor(backbone, [*style_weights, defaults["content"]], weights)
+        recipe = style.RECIPES[backbone]
+        style_weights = dict(recipe.style_weights)
+        extractor = backbones.feature_extractor(backbone, [*style_weights, recipe.content_layer], weights,
+                                                pooling=recipe.pooling)
         for size in args.sizes:
-            content = style.resize(content_path, (size, size))[None]
-            style_image = style.resize(style_path, (size, size))[None]
-            common = dict(alpha=10.0, beta=0.5, learning_rate=4.0)
+            content = resize(content_path, (size, size))[None]
+            style_image = resize(style_path, (size, size))[None]
+            common = dict(alpha=recipe.alpha, beta=recipe.beta, learning_rate=recipe.learning_rate)
             ours, eager = [], []
             for _ in range(args.rounds):
                 result = style.stylize(content[0], style_image[0], size=(size, size), backbone=backbone,
-                                       extractor=extractor, steps=args.steps + 1, progress=False, **common)
+                                       extractor=extractor, steps=args.steps + 1, progress=False, tv_weight=0.0,
+                                       init="blend", noise_ratio=0.6, **common)
                 seconds = result.history["seconds"]
                 ours.append((seconds[-1] - seconds[0]) / args.steps)  # first step excluded (warm-up)
-                eager.append(eager_steps(extractor, backbone, content, style_image, defaults["content"],
-                                         style_weights, steps=args.steps, **common))
+                eager.append(eager_steps(extractor, backbone, padded(content), padded(style_image),
+                                         recipe.content_layer, style_weights, steps=args.steps, **common))
             row = {"backbone": backbone, "weights": weights or "random", "size": size, "steps": args.steps,
                    "rounds": args.rounds, "stylize_s_per_step": float(np.median(ours)),
                    "eager_s_per_step": float(np.median(eager))}

@@ -173,13 +173,9 @@ def _stylize(args) -> int:
     from PIL import Image
 
     from facelib import quiet_tensorflow
-    from facelib.style import stylize
+    from facelib.style import check_output_path, stylize
 
-    output = Path(args.output)
-    if not output.parent.is_dir():
-        raise CommandError(f"folder {output.parent} does not exist; create it first")
-    if output.suffix.lower() not in Image.registered_extensions():
-        raise CommandError(f"cannot tell an image format from {output.name!r}; end it in .png or .jpg")
+    output = check_output_path(args.output)  # before any work: a folder, a missing folder, an unwritable format
     content, style = _load_images([args.content, args.style])
     quiet_tensorflow()
     result = stylize(content, style, size=args.size, steps=args.steps, backbone=args.backbone)

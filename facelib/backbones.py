@@ -53,8 +53,14 @@ from typing import Any
 
 import numpy as np
 
+from facelib.errors import ArgumentError, FacelibError
+from facelib.validation import check_choice
+
 BACKBONES = ("squeezenet", "vgg19")
 """Names accepted by every ``backbone=`` argument."""
+
+POOLINGS = ("max", "avg")
+"""``pooling=``: the networks' own max pooling, or average pooling in its place (same weights)."""
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 """Mean ImageNet pixel in BGR order, subtracted by Caffe-style preprocessing."""
@@ -81,19 +87,18 @@ DEFAULT_LAYERS = {
 """Content and style layers used when none are given (VGG19's are the course's choice)."""
 
 
-class WeightsNotCachedError(FileNotFoundError):
+class WeightsNotCachedError(FacelibError, FileNotFoundError):
     """Pretrained weights were asked for but are not on this machine."""
 
 
-def _check_backbone(backbone: str) -> str:
-    if backbone not in BACKBONES:
-        raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}.")
-    return backbone
+def check_backbone(backbone: str) -> str:
+    """``backbone`` if it is one of :data:`BACKBONES`; :class:`~facelib.errors.ArgumentError` otherwise."""
+    return check_choice("backbone", backbone, BACKBONES)
 
 
 def _check_weights(weights: str | None) -> None:
     if weights not in ("imagenet", None):
-        raise ValueError(f"weights must be 'imagenet' or None (random weights), got {weights!r}.")
+        raise ArgumentError(f"weights must be 'imagenet' or None (random weights), got {weights!r}.")
 
 
 def keras_cache_dir() -> Path:
@@ -101,7 +106,7 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "models"
 
 
-def squeezenet(weights: str | None = "imagenet") -> Any:
+def squeezenet(weights: str | None = "imagenet", pooling: str = "max") -> Any:
     """SqueezeNet 1.1 without its classifier, as a Keras model on Caffe-preprocessed images.
 
     Parameters
@@ -109,6 +114,11 @@ def squeezenet(weights: str | None = "imagenet") -> Any:
     weights : {"imagenet", None}
         ``"imagenet"`` loads the ``squeezenet`` asset (SHA-256 checked); ``None`` keeps the
         random initial weights.
+    pooling : {"max", "avg"}
+        The three 3x3 stride-2 pools (``pool1``, ``pool3``, ``pool5``) take the maximum, as
+        trained, or the mean of their window. Gatys et al. (2015) use average pooling for image
+        synthesis: gradients reach every pixel of a window instead of only its maximum, which
+        gives smoother, bolder strokes. The layer names stay the same.
 
     Returns
     -------
@@ -123,8 +133,11 @@ def squeezenet(weights: str | None = "imagenet") -> Any:
         When ``weights="imagenet"`` and the weights file cannot be found.
     """
     _check_weights(weights)
+    check_choice("pooling", pooling, POOLINGS)
     import keras
     from keras import layers
+
+    pool = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
 
     def conv(x, filters: int, size: int, name: str, padding: str = "valid", strides: int = 1):
         return layers.Conv2D(filters, size, strides=strides, padding=padding, name=name)(x)
@@ -132,10 +145,10 @@ def squeezenet(weights: str | None = "imagenet") -> Any:
     inputs = keras.Input((None, None, 3), name="image")
     x = conv(inputs, 64, 3, "conv1", strides=2)
     x = layers.ReLU(name="relu_conv1")(x)
-    x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = pool(3, strides=2, name="pool1")(x)
     for number, squeeze, expand in _FIRE_MODULES:
         if number in _POOL_BEFORE:
-            x = layers.MaxPooling2D(3, strides=2, name=_POOL_BEFORE[number])(x)
+            x = pool(3, strides=2, name=_POOL_BEFORE[number])(x)
         f = f"fire{number}_"
         s = layers.ReLU(name=f + "relu_squeeze1x1")(conv(x, squeeze, 1, f + "squeeze1x1"))
         e1 = layers.ReLU(name=f + "relu_expand1x1")(conv(s, expand, 1, f + "expand1x1"))
@@ -170,7 +183,7 @@ def read_squeezenet_weights(path: str | Path | None = None) -> dict[str, tuple[n
     return weights
 
 
-def vgg19(weights: str | None = "imagenet") -> Any:
+def vgg19(weights: str | None = "imagenet", pooling: str = "max") -> Any:
     """VGG19 without its classifier from :func:`keras.applications.VGG19`.
 
     Parameters
@@ -178,6 +191,8 @@ def vgg19(weights: str | None = "imagenet") -> Any:
     weights : {"imagenet", None}
         ``"imagenet"`` uses the weights in Keras's cache (never downloads); ``None`` gives
         random weights.
+    pooling : {"max", "avg"}
+        Its five 2x2 pools as trained (max), or averaging (as Gatys et al. do for synthesis).
 
     Raises
     ------
@@ -186,6 +201,7 @@ def vgg19(weights: str | None = "imagenet") -> Any:
         is not in :func:`keras_cache_dir`.
     """
     _check_weights(weights)
+    check_choice("pooling", pooling, POOLINGS)
     import keras
 
     if weights == "imagenet":
@@ -199,14 +215,24 @@ def vgg19(weights: str | None = "imagenet") -> Any:
                 "(its weights ship with the course), or weights=None for random weights."
             )
         weights = str(cached)
-    return keras.applications.VGG19(include_top=False, weights=weights,
-                                    input_shape=(None, None, 3))
+    model = keras.applications.VGG19(include_top=False, weights=weights, input_shape=(None, None, 3))
+    if pooling == "max":
+        return model
+
+    def average_pools(layer):
+        if isinstance(layer, keras.layers.MaxPooling2D):
+            return keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    averaged = keras.models.clone_model(model, clone_function=average_pools)
+    averaged.set_weights(model.get_weights())  # pools have no weights: the lists line up
+    return averaged
 
 
-def build(backbone: str = "squeezenet", weights: str | None = "imagenet") -> Any:
+def build(backbone: str = "squeezenet", weights: str | None = "imagenet", pooling: str = "max") -> Any:
     """The whole ``backbone`` network (see :func:`squeezenet` and :func:`vgg19`)."""
-    _check_backbone(backbone)
-    return squeezenet(weights) if backbone == "squeezenet" else vgg19(weights)
+    check_backbone(backbone)
+    return squeezenet(weights, pooling) if backbone == "squeezenet" else vgg19(weights, pooling)
 
 
 def layer_names(model: Any) -> list[str]:
@@ -215,7 +241,7 @@ def layer_names(model: Any) -> list[str]:
 
 
 def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None = None,
-                      weights: str | None = "imagenet", model: Any = None) -> Any:
+                      weights: str | None = "imagenet", model: Any = None, pooling: str = "max") -> Any:
     """A Keras model mapping preprocessed images to the activations of ``layers``.
 
     Parameters
@@ -229,6 +255,8 @@ def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None
         Passed to :func:`build`.
     model : keras.Model, optional
         An already built ``backbone`` network to reuse instead of building one.
+    pooling : {"max", "avg"}
+        Passed to :func:`build` (ignored when ``model`` is given).
 
     Returns
     -------
@@ -239,12 +267,12 @@ def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None
 
     Raises
     ------
-    ValueError
+    ArgumentError
         For an unknown backbone, an empty list or a layer the backbone does not have.
     """
     import keras
 
-    _check_backbone(backbone)
+    check_backbone(backbone)
     if layers is None:
         defaults = DEFAULT_LAYERS[backbone]
         layers = list(dict.fromkeys([*defaults["style"], defaults["content"]]))
@@ -252,12 +280,12 @@ def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None
         layers = [layers]
     names = [str(name).replace("/", "_") for name in layers]
     if not names:
-        raise ValueError("layers must name at least one layer.")
-    net = build(backbone, weights) if model is None else model
+        raise ArgumentError("layers must name at least one layer.")
+    net = build(backbone, weights, pooling) if model is None else model
     known = layer_names(net)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"layers {unknown} are not in {backbone}. Its layers are: {', '.join(known)}.")
+        raise ArgumentError(f"layers {unknown} are not in {backbone}. Its layers are: {', '.join(known)}.")
     outputs = {name: net.get_layer(name).output for name in names}
     return keras.Model(net.inputs, outputs, name=f"{backbone}_features")
 
@@ -265,7 +293,7 @@ def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None
 def _check_images(images: Any, argument: str = "images") -> None:
     shape = tuple(images.shape)
     if len(shape) not in (3, 4) or shape[-1] != 3:
-        raise ValueError(f"{argument} must have shape (height, width, 3) or (batch, height, width, 3) "
+        raise ArgumentError(f"{argument} must have shape (height, width, 3) or (batch, height, width, 3) "
                          f"with RGB channels last, got shape {shape}.")
 
 
@@ -286,7 +314,7 @@ def preprocess(images: Any, backbone: str = "squeezenet") -> Any:
     """
     from keras import ops
 
-    _check_backbone(backbone)
+    check_backbone(backbone)
     if not hasattr(images, "shape"):
         images = np.asarray(images)
     _check_images(images)
@@ -298,7 +326,7 @@ def preprocess(images: Any, backbone: str = "squeezenet") -> Any:
 
 def deprocess(x: Any, backbone: str = "squeezenet") -> np.ndarray:
     """Undo :func:`preprocess`: RGB ``uint8`` images, values clipped to [0, 255]."""
-    _check_backbone(backbone)
+    check_backbone(backbone)
     x = np.asarray(x, dtype=np.float32)
     _check_images(x, "x")
     rgb = (x + np.array(IMAGENET_MEAN_BGR, np.float32))[..., ::-1]

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facelib.errors import FacelibError
+from facelib.errors import ArgumentError, FacelibError
+from facelib.validation import check_int
 
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 _MODES = ("RGB", "L")
@@ -161,3 +162,38 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
             raise ImageError(f"{path} is empty (0 bytes).")
         return _read(path, str(path), mode)
     raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
+
+
+def resize(image: ImageSource, size: int | tuple[int, int]) -> np.ndarray:
+    """An RGB image resized with Lanczos filtering, as uint8 (H, W, 3).
+
+    Parameters
+    ----------
+    image : path, bytes, numpy array or PIL image
+        Anything :func:`load_image` reads.
+    size : int or (height, width)
+        An int sets the longer side and keeps the aspect ratio (the shorter side stops at 32 px);
+        ``(height, width)`` first crops the centre to that aspect ratio, then resizes.
+
+    Raises
+    ------
+    facelib.errors.ArgumentError
+        For a size below 32 pixels or not an int or pair of ints.
+    ImageError
+        When ``image`` cannot be read.
+    """
+    pixels = load_image(image)
+    h, w = pixels.shape[:2]
+    if isinstance(size, tuple | list):
+        if len(size) != 2:
+            raise ArgumentError(f"size must be an int or (height, width), got {size!r}")
+        target = (check_int("size[0]", size[0], minimum=32), check_int("size[1]", size[1], minimum=32))
+        aspect = target[1] / target[0]
+        crop_h, crop_w = (h, round(h * aspect)) if w / h >= aspect else (round(w / aspect), w)
+        top, left = (h - crop_h) // 2, (w - crop_w) // 2
+        pixels = pixels[top:top + crop_h, left:left + crop_w]
+    else:
+        scale = check_int("size", size, minimum=32) / max(h, w)
+        target = (max(32, round(h * scale)), max(32, round(w * scale)))
+    out = Image.fromarray(pixels).resize((target[1], target[0]), Image.LANCZOS)
+    return np.asarray(out)

@@ -298,19 +298,11 @@ def _rectangle(box, colour: str):
 
 
 # -- 07: style transfer preview -------------------------------------------------------------------
-def _stylize_default(name: str):
-    import inspect
-
-    from facelib import style
-
-    return inspect.signature(style.stylize).parameters[name].default
-
-
 class StylePreview(_Control):
     """A small stylisation that redraws when the photo, painting, beta, style layers or steps change.
 
-    Everything else is :func:`facelib.style.stylize`'s default recipe; beta's slider is on a log
-    scale, two decades either side of the recipe's beta.
+    Everything else is the backbone's recipe (:data:`facelib.style.RECIPES`); beta's slider is on a
+    log scale, two decades either side of the recipe's beta.
 
     Parameters
     ----------
@@ -330,16 +322,17 @@ class StylePreview(_Control):
 
     def __init__(self, contents: Mapping[str, Any], styles: Mapping[str, Any], size: int = 128,
                  steps: int = 30, backbone: str = "squeezenet", extractor=None):
-        from facelib import backbones, style
+        from facelib import backbones, images, style
 
         if not contents or not styles:
             raise ValueError("contents and styles must each name at least one image")
         self.size = check_int("size", size, minimum=32, maximum=512)
         self.backbone, self.extractor = backbone, extractor
-        layers = list(backbones.DEFAULT_LAYERS[check_choice("backbone", backbone, backbones.BACKBONES)]["style"])
-        self._contents = {name: style.resize(image, self.size) for name, image in contents.items()}
-        self._styles = {name: style.resize(image, 2 * self.size) for name, image in styles.items()}
-        beta = float(_stylize_default("beta"))
+        recipe = style.RECIPES[check_choice("backbone", backbone, backbones.BACKBONES)]
+        layers = list(recipe.style_weights)
+        self._contents = {name: images.resize(image, self.size) for name, image in contents.items()}
+        self._styles = {name: images.resize(image, 2 * self.size) for name, image in styles.items()}
+        beta = float(recipe.beta)
         self.photo = widgets.Dropdown(options=list(contents), description="photo")
         self.painting = widgets.Dropdown(options=list(styles), description="painting")
         self.beta = widgets.FloatLogSlider(value=beta, base=10, min=np.log10(beta) - 2, max=np.log10(beta) + 2,

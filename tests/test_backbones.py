@@ -4,6 +4,7 @@ features, VGG19 plumbing with random weights, preprocessing and clear errors."""
 from __future__ import annotations
 
 import h5py
+import keras
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
@@ -45,18 +46,19 @@ def _conv(x, kernel, bias, stride=1, same=False):
     return np.einsum("hwcij,ijco->hwo", windows, kernel) + bias
 
 
-def _maxpool(x):
-    return sliding_window_view(x, (3, 3), axis=(0, 1))[::2, ::2].max(axis=(-2, -1))
+def _pool(x, pooling="max"):
+    windows = sliding_window_view(x, (3, 3), axis=(0, 1))[::2, ::2]
+    return windows.max(axis=(-2, -1)) if pooling == "max" else windows.mean(axis=(-2, -1))
 
 
-def _numpy_squeezenet(rgb: np.ndarray, w) -> dict[str, np.ndarray]:
+def _numpy_squeezenet(rgb: np.ndarray, w, pooling="max") -> dict[str, np.ndarray]:
     relu = lambda v: np.maximum(v, 0.0)  # noqa: E731
     x = rgb.astype(np.float64)[..., ::-1] - MEAN_BGR
     acts = {"relu_conv1": relu(_conv(x, *w["conv1"], stride=2))}
-    x = _maxpool(acts["relu_conv1"])
+    x = _pool(acts["relu_conv1"], pooling)
     for n in range(2, 10):
         if n in (4, 6):
-            x = _maxpool(x)
+            x = _pool(x, pooling)
         s = relu(_conv(x, *w[f"fire{n}/squeeze1x1"]))
         x = np.concatenate([relu(_conv(s, *w[f"fire{n}/expand1x1"])),
                             relu(_conv(s, *w[f"fire{n}/expand3x3"], same=True))], axis=-1)
@@ -64,12 +66,14 @@ def _numpy_squeezenet(rgb: np.ndarray, w) -> dict[str, np.ndarray]:
     return acts
 
 
-def test_squeezenet_matches_numpy_forward_pass_on_a_real_photo(asset_dir, squeezenet_model):
+@pytest.mark.parametrize("pooling", backbones.POOLINGS)
+def test_squeezenet_matches_numpy_forward_pass_on_a_real_photo(asset_dir, squeezenet_model, pooling):
     photo = _photo(asset_dir("nst_content"), "chelsea.png", 113)
     weights = _h5_weights(asset_dir("squeezenet") / backbones.SQUEEZENET_FILE)
-    expected = _numpy_squeezenet(photo, weights)
+    expected = _numpy_squeezenet(photo, weights, pooling)
     layers = ["relu_conv1", "fire2/concat", "fire5/concat", "fire9/concat"]
-    extractor = backbones.feature_extractor("squeezenet", layers, model=squeezenet_model)
+    model = squeezenet_model if pooling == "max" else None
+    extractor = backbones.feature_extractor("squeezenet", layers, model=model, pooling=pooling)
     got = extractor(backbones.preprocess(photo))
     for name in layers:
         ref = expected[name]
@@ -130,6 +134,19 @@ def test_vgg19_random_weights_feature_extractor():
     assert acts["block5_conv2"].shape == (2, 4, 3, 512)
 
 
+def test_vgg19_average_pooling_keeps_the_weights_and_averages():
+    x = backbones.preprocess(np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)), "vgg19")
+    keras_max = backbones.vgg19(weights=None)
+    averaged = backbones.vgg19(weights=None, pooling="avg")
+    averaged.set_weights(keras_max.get_weights())
+    conv = keras_max.get_layer("block1_conv2").output
+    first = np.asarray(keras.Model(keras_max.inputs, conv)(x))[0]
+    pooled = np.asarray(keras.Model(averaged.inputs, averaged.get_layer("block1_pool").output)(x))[0]
+    expected = first.reshape(16, 2, 16, 2, -1).mean(axis=(1, 3))
+    np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-5)
+    assert [type(layer).__name__ for layer in averaged.layers].count("AveragePooling2D") == 5
+
+
 def test_vgg19_without_cached_weights_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(backbones.WeightsNotCachedError, match="not in Keras's cache.*weights=None"):
@@ -158,5 +175,7 @@ def test_unknown_backbone_layer_and_weights_are_clear_errors(squeezenet_model):
         backbones.feature_extractor("squeezenet", ["fire10/concat"], model=squeezenet_model)
     with pytest.raises(ValueError, match="at least one layer"):
         backbones.feature_extractor("squeezenet", [], model=squeezenet_model)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        backbones.squeezenet(weights=None, pooling="min")
     with pytest.raises(ValueError, match="weights must be"):
         backbones.squeezenet(weights="places365")

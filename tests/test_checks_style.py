@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from facelib import style
 from facelib.checks import CheckFailed
 from facelib.checks import style as checks
 
@@ -139,12 +138,44 @@ def test_reference_passes(checker, capsys):
     assert capsys.readouterr().out.endswith("tests passed.\n")
 
 
+# --- independent NumPy references: the checkers (which compare with facelib.style) accept them ---
+
+def np_content_cost(a_C, a_G):
+    a_C, a_G = np.asarray(a_C, np.float64), np.asarray(a_G, np.float64)
+    return np.sum((a_C - a_G) ** 2) / (4 * np.prod(a_G.shape[1:]))
+
+
+def np_gram(a):
+    a = np.asarray(a, np.float64)
+    out = np.zeros((a.shape[0], a.shape[-1], a.shape[-1]))
+    for m in range(a.shape[0]):  # G_kk' = sum_i sum_j a_ijk a_ijk', literally
+        for i in range(a.shape[1]):
+            for j in range(a.shape[2]):
+                out[m] += np.outer(a[m, i, j], a[m, i, j])
+    return out
+
+
+def np_layer_style_cost(a_S, a_G):
+    n_H, n_W, n_C = np.shape(a_G)[1:]
+    return np.sum((np_gram(a_S) - np_gram(a_G)) ** 2) / (2.0 * n_H * n_W * n_C) ** 2
+
+
+def np_style_cost(style_activations, generated_activations, style_layers):
+    return sum(w * np_layer_style_cost(style_activations[n], generated_activations[n]) for n, w in style_layers.items())
+
+
+def np_total_cost(J_content, J_style, alpha=10, beta=40):
+    return np.float64(alpha) * J_content + np.float64(beta) * J_style
+
+
+NUMPY = {"check_compute_content_cost": np_content_cost, "check_gram_matrix": np_gram,
+         "check_compute_layer_style_cost": np_layer_style_cost, "check_compute_style_cost": np_style_cost,
+         "check_total_cost": np_total_cost}
+
+
 @pytest.mark.parametrize("checker", CASES)
-def test_facelib_functions_pass(checker):
-    facelib_version = {"check_compute_content_cost": style.content_cost, "check_gram_matrix": style.gram_matrix,
-                       "check_compute_layer_style_cost": style.layer_style_cost,
-                       "check_compute_style_cost": style.style_cost, "check_total_cost": style.total_cost}
-    getattr(checks, checker)(facelib_version[checker])
+def test_independent_numpy_references_pass(checker):
+    getattr(checks, checker)(NUMPY[checker])
 
 
 @pytest.mark.parametrize("checker", CASES)
@@ -160,9 +191,71 @@ def test_plausible_mistakes_fail(checker, wrong):
         getattr(checks, checker)(wrong)
 
 
-def test_numpy_implementations_are_accepted():
-    def np_gram(a):
-        flat = np.asarray(a).reshape(a.shape[0], -1, a.shape[-1])
-        return np.einsum("mpk,mpl->mkl", flat, flat)
+# --- train_step (notebook 07) -------------------------------------------------------------------
 
-    checks.check_gram_matrix(np_gram)
+def train_step(image, cost, optimizer):
+    with tf.GradientTape() as tape:
+        J = cost(image)
+    optimizer.apply_gradients([(tape.gradient(J, image), image)])
+    image.assign(tf.clip_by_value(image, 0.0, 255.0))
+    return J
+
+
+def step_no_clip(image, cost, optimizer):
+    with tf.GradientTape() as tape:
+        J = cost(image)
+    optimizer.apply_gradients([(tape.gradient(J, image), image)])
+    return J
+
+
+def step_ascent(image, cost, optimizer):
+    with tf.GradientTape() as tape:
+        J = cost(image)
+    optimizer.apply_gradients([(-tape.gradient(J, image), image)])
+    image.assign(tf.clip_by_value(image, 0.0, 255.0))
+    return J
+
+
+def step_on_a_copy(image, cost, optimizer):
+    copy = tf.Variable(image)
+    with tf.GradientTape() as tape:
+        J = cost(copy)
+    optimizer.apply_gradients([(tape.gradient(J, copy), copy)])
+    copy.assign(tf.clip_by_value(copy, 0.0, 255.0))
+    return J
+
+
+def step_by_hand(image, cost, optimizer):  # plain gradient descent: ignores the optimizer's rule
+    with tf.GradientTape() as tape:
+        J = cost(image)
+    image.assign_sub(optimizer.learning_rate * tape.gradient(J, image))
+    image.assign(tf.clip_by_value(image, 0.0, 255.0))
+    return J
+
+
+def step_clip_to_unit(image, cost, optimizer):  # the TF tutorial's [0, 1] range, on 0-255 pixels
+    with tf.GradientTape() as tape:
+        J = cost(image)
+    optimizer.apply_gradients([(tape.gradient(J, image), image)])
+    image.assign(tf.clip_by_value(image, 0.0, 1.0))
+    return J
+
+
+def step_returns_cost_after(image, cost, optimizer):
+    train_step(image, cost, optimizer)
+    return cost(image)
+
+
+@pytest.mark.parametrize("wrong", [step_no_clip, step_ascent, step_on_a_copy, step_by_hand, step_clip_to_unit,
+                                   step_returns_cost_after], ids=lambda f: f.__name__)
+def test_train_step_checker_rejects_plausible_mistakes(wrong):
+    with pytest.raises(CheckFailed, match="case"):
+        checks.check_train_step(wrong)
+
+
+def test_train_step_checker_accepts_a_correct_step_and_a_compiled_one(capsys):
+    checks.check_train_step(train_step)
+    checks.check_train_step(tf.function(train_step))
+    assert capsys.readouterr().out == "train_step: all 3 tests passed.\n" * 2
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        checks.check_train_step(_stub)

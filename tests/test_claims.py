@@ -37,6 +37,9 @@ ALLOWED: dict[str, set[str]] = {
     "03_verification_as_binary_classification": {"257", "100,000"},  # 2 x 128 weights + bias; notebook 04's largest K
     "04_face_recognition_system": set(),
     "05_what_convnets_learn": {"1.1", "07-49"},             # SqueezeNet's version; LFW's report number (UMass TR)
+    "06_style_transfer_costs": {"06", "80", "1.1", "0.7", "1889"},  # title; VGG19's MB; SqueezeNet's version and
+                                                                   # M parameters; the painting's year
+    "07_generating_art": {"400", "512", "1889", "1893", "1831"},  # sizes a learner may choose; the paintings' years
     "08_conv_1d_and_3d": {"60", "1.4", "18-28"},  # s per minute; 9 dilated taps x 8 samples; radius (0.18, 0.28)
 }
 

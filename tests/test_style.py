@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from facelib import backbones, style
+from facelib.errors import ArgumentError
+from facelib.images import load_image, resize
 
 SHAPES = [(1, 4, 4, 3), (1, 7, 5, 16), (2, 3, 6, 8), (1, 1, 1, 1)]
 
@@ -120,9 +125,13 @@ def images(asset_dir):
     return asset_dir("nst_content") / "chelsea.png", asset_dir("nst_style") / "van_gogh_starry_night.jpg"
 
 
+RECIPE = style.RECIPES["squeezenet"]
+
+
 @pytest.fixture(scope="module")
 def extractor():
-    return backbones.feature_extractor("squeezenet")
+    return backbones.feature_extractor("squeezenet", [*RECIPE.style_weights, RECIPE.content_layer],
+                                       pooling=RECIPE.pooling)
 
 
 @pytest.mark.parametrize("optimizer", style.OPTIMIZERS)
@@ -140,15 +149,15 @@ def test_stylize_lowers_the_cost(images, extractor, optimizer):
 def test_first_recorded_cost_is_J_of_the_initial_image(images, extractor):
     kwargs = dict(size=(48, 64), alpha=3.0, beta=0.7, tv_weight=2.0, init="blend", noise_ratio=0.3)
     result = style.stylize(*images, steps=1, extractor=extractor, progress=False, **kwargs)
-    content = style.resize(images[0], (48, 64))
-    painting = style.resize(images[1], (48, 64))
+    margin = [(8, 8), (8, 8), (0, 0)]  # style.EDGE_PAD pixels, mirrored
+    content = np.pad(resize(images[0], (48, 64)), margin, mode="reflect")
+    painting = np.pad(resize(images[1], (48, 64)), margin, mode="reflect")
     G = style.initial_image(content, "blend", 0.3, seed=0)[None]
     acts = {name: extractor(backbones.preprocess(x, "squeezenet")) for name, x in
             [("C", content), ("S", painting), ("G", G)]}
-    layer = backbones.DEFAULT_LAYERS["squeezenet"]["content"]
+    layer = RECIPE.content_layer
     J_content = style.content_cost(acts["C"][layer], acts["G"][layer])
-    J_style = style.style_cost({n: acts["S"][n] for n in backbones.DEFAULT_LAYERS["squeezenet"]["style"]},
-                               acts["G"])
+    J_style = style.style_cost(acts["S"], acts["G"], RECIPE.style_weights)
     expected = style.total_cost(J_content, J_style, 3.0, 0.7) + 2.0 * style.total_variation(G)
     np.testing.assert_allclose(result.history["cost"][0], float(expected), rtol=1e-4)
     np.testing.assert_allclose(result.history["content"][0], float(J_content), rtol=1e-4)
@@ -160,10 +169,18 @@ def test_stylize_stops_at_max_seconds(images, extractor):
     assert result.history["seconds"][-1] >= 0.5
 
 
-def test_stylize_on_vgg19_random_weights(images):
-    result = style.stylize(*images, size=40, steps=2, backbone="vgg19", weights=None, progress=False)
+@pytest.mark.parametrize("pooling", ["max", "avg"])
+def test_stylize_on_vgg19_random_weights(images, pooling):
+    result = style.stylize(*images, size=40, steps=2, backbone="vgg19", weights=None, pooling=pooling,
+                           progress=False)
     assert result.image.shape == (32, 40, 3)  # 451 x 300 photo: the short side stops at 32 px
     assert np.isfinite(result.history["cost"]).all()
+
+
+def test_the_margin_is_optimised_and_cut_off(images, extractor):
+    result = style.stylize(*images, size=(40, 56), steps=3, extractor=extractor, snapshot_every=3, progress=False)
+    assert result.image.shape == result.snapshots[0][1].shape == (40, 56, 3)
+    assert style.EDGE_PAD == 8
 
 
 def test_initial_images():
@@ -179,6 +196,83 @@ def test_stylize_bad_arguments(images, extractor):
     for kwargs, match in [({"optimizer": "sgd"}, "optimizer must be one of"), ({"steps": 0}, "steps must be"),
                           ({"alpha": -1.0}, "alpha must be"), ({"learning_rate": 0.0}, "learning_rate"),
                           ({"init": "zeros"}, "init must be one of"), ({"size": 8}, "size must be"),
-                          ({"content_layer": "fire9_concat"}, "does not output layers")]:
-        with pytest.raises(ValueError, match=match):
+                          ({"content_layer": "fire9_concat"}, "does not output layers"),
+                          ({"size": 3000}, "size must be at most 1024 pixels, got 3000: memory"),
+                          ({"size": (64, 100_000)}, r"size\[1\] must be at most 1024"),
+                          ({"pooling": "min"}, "pooling must be one of")]:
+        with pytest.raises(ArgumentError, match=match):
             style.stylize(*images, extractor=extractor, progress=False, **{"steps": 1, **kwargs})
+
+
+def test_stylize_refuses_a_huge_size_before_reading_the_images(tmp_path):
+    missing = tmp_path / "nothing.png"
+    with pytest.raises(ArgumentError, match="at most 1024"):
+        style.stylize(missing, missing, size=100_000)
+
+
+@pytest.mark.parametrize("name, match", [("out.psd", "cannot save an image as 'out.psd'"),
+                                         ("out.h5", "cannot save an image as 'out.h5'"),
+                                         ("out", "cannot save"), ("missing/out.png", "does not exist"),
+                                         ("folder.png", "is a folder")])
+def test_check_output_path_refuses_what_cannot_be_written(tmp_path, name, match):
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(ArgumentError, match=match):
+        style.check_output_path(tmp_path / name)
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.JPG", "out.jpeg", "out.webp", "out.tif"])
+def test_check_output_path_accepts_image_files_that_can_be_read_back(tmp_path, name):
+    path = style.check_output_path(tmp_path / name)
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(path)
+    assert load_image(path).shape == (4, 4, 3)
+
+
+def test_train_step_is_clipped_gradient_descent_on_the_variable():
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    start = rng.uniform(0, 255, (1, 3, 4, 3)).astype(np.float32)
+    target = rng.uniform(-100, 355, start.shape).astype(np.float32)
+    image = tf.Variable(start)
+    J = style.train_step(image, lambda x: tf.reduce_sum(tf.square(x - target)), keras.optimizers.SGD(0.3))
+    np.testing.assert_allclose(float(J), np.sum((start.astype(np.float64) - target) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(image.numpy(), np.clip(start - 0.3 * 2 * (start - target), 0, 255), atol=1e-3)
+
+
+def test_learning_rate_drop_of_the_recipe(images, extractor):
+    frozen = dataclasses.replace(RECIPE, decay_at=0.5, decay=0.0, steps=4)  # after step 2 the steps are 0
+    result = style.stylize(*images, size=48, recipe=frozen, extractor=extractor, snapshot_every=1, progress=False)
+    snapshots = [image for _, image in result.snapshots]
+    assert not np.array_equal(snapshots[0], snapshots[1])
+    np.testing.assert_array_equal(snapshots[1], snapshots[3])
+
+
+def test_stylize_uses_the_step_it_is_given(images, extractor):
+    calls = []
+
+    def counting_step(image, cost, optimizer):
+        calls.append(1)  # runs once, while tf.function traces
+        return style.train_step(image, cost, optimizer)
+
+    result = style.stylize(*images, size=48, steps=3, step=counting_step, extractor=extractor, progress=False)
+    assert calls and len(result.history["step"]) == 3
+
+
+def test_small_preview_with_the_default_recipe(images, extractor):
+    result = style.stylize(*images, size=128, steps=30, extractor=extractor, progress=False)
+    h = result.history
+    assert result.image.shape == (85, 128, 3)
+    assert h["style"][-1] < 0.2 * h["style"][0]  # the painting's style is taking over
+
+
+@pytest.mark.parametrize("output, size, match", [("out.psd", "64", "cannot save an image as 'out.psd'"),
+                                                 ("out.h5", "64", "cannot save an image as 'out.h5'"),
+                                                 ("", "64", "is a folder"),
+                                                 ("out.png", "3000", "at most 1024 pixels")])
+def test_cli_stylize_refuses_before_the_work(images, tmp_path, capsys, output, size, match):
+    from facelib.__main__ import main
+
+    assert main(["stylize", str(images[0]), str(images[1]), "-o", str(tmp_path / output), "--size", size]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / output).is_file()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from facelib import style
-from facelib.checks._core import call, expect_close, passed
+from facelib.checks._core import CheckFailed, call, expect_close, passed
 
 _SHAPES = [(1, 4, 4, 3), (1, 3, 5, 8), (1, 6, 2, 16)]
 
@@ -79,3 +79,50 @@ def check_total_cost(fn: Callable) -> None:
                      f"case {i} (J_content, J_style = {args}, {kwargs or 'default alpha=10, beta=40'})",
                      "alpha multiplies J_content and beta multiplies J_style; keep the defaults alpha=10, beta=40.")
     passed("total_cost", len(cases))
+
+
+def check_train_step(fn: Callable) -> None:
+    """``fn(image, cost, optimizer)``: one step G := clip_[0, 255](G - step(dJ/dG)) on the variable, returns J.
+
+    Runs on a quadratic cost J(G) = mean (G - T)^2 whose target T lies partly outside [0, 255]: with
+    plain SGD the expected G is computed here in NumPy (G - lr 2 (G - T) / N, clipped); with Adam it is
+    :func:`facelib.style.train_step`'s.
+    """
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(40)
+    start = rng.uniform(0, 255, size=(1, 4, 5, 3)).astype(np.float32)
+    target = rng.uniform(-300, 555, size=start.shape).astype(np.float32)  # about a third outside [0, 255]
+
+    def cost(image):
+        return tf.reduce_mean(tf.square(image - target))
+
+    hint = ("Inside a tf.GradientTape compute J = cost(image); take tape.gradient(J, image); call "
+            "optimizer.apply_gradients([(gradient, image)]) (it descends: G - step); then "
+            "image.assign(tf.clip_by_value(image, 0.0, 255.0)) and return J.")
+    learning_rate = 2000.0  # an SGD step of lr 2 (G - T) / N that crosses the pixel range
+    image = tf.Variable(start)
+    sgd = keras.optimizers.SGD(learning_rate=learning_rate)
+    sgd.build([image])  # its state exists before the call, so a step compiled with tf.function works too
+    try:
+        J = call(fn, image, cost, sgd, name="train_step")
+    except ValueError as error:  # Keras refuses to step a variable the optimizer was not built for
+        raise CheckFailed(f"case 1 (one SGD step) raised {error!s:.200}... Update `image` itself (the "
+                          f"tf.Variable you were given), not a copy. {hint}") from error
+    expect_close(J, np.mean((start.astype(np.float64) - target) ** 2), "case 1 (the returned J, SGD)",
+                 "Return J of the image before the update. " + hint)
+    expected = np.clip(start - learning_rate * 2.0 * (start - target) / start.size, 0.0, 255.0)
+    expect_close(image, expected, "case 2 (the variable after one SGD step)", hint, atol=1e-3)
+
+    results = []
+    for step in (fn, style.train_step):
+        image = tf.Variable(start)
+        adam = keras.optimizers.Adam(learning_rate=30.0)
+        adam.build([image])
+        for _ in range(3):
+            call(step, image, cost, adam, name="train_step")
+        results.append(image.numpy())
+    expect_close(results[0], results[1], "case 3 (the variable after three Adam steps)",
+                 "Let the optimizer make the step (do not subtract the gradient yourself). " + hint, atol=1e-3)
+    passed("train_step", 3)
