@@ -32,6 +32,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from facelib.decision import same_person
 from facelib.validation import check_choice, check_float, check_int
 
 __all__ = ["error_rates", "TauExplorer", "identify_photo", "PhotoIdentifier", "StylePreview",
@@ -85,7 +86,7 @@ def error_rates(distances, same, tau: float) -> tuple[float, float, float]:
     y = np.asarray(same, dtype=bool).ravel()
     if d.shape != y.shape or not d.size:
         raise ValueError(f"distances and same must be non-empty and of one length, got {d.size} and {y.size}")
-    accept = d <= check_float("tau", tau, minimum=0.0)
+    accept = same_person(d, check_float("tau", tau, minimum=0.0))
     far = float(np.mean(accept[~y])) if (~y).any() else float("nan")
     frr = float(np.mean(~accept[y])) if y.any() else float("nan")
     return float(np.mean(accept == y)), far, frr
@@ -191,7 +192,8 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
     chips = faces.face_chips(photo, faces.face_landmarks(photo, boxes))
     nearest = database.identify(faces.encode_chips(chips), threshold=np.finfo(np.float32).max)
     distances = np.array([m.distance for m in nearest])
-    return PhotoResult(photo, scale, boxes, chips, [m.name for m in nearest], distances, distances <= tau)
+    return PhotoResult(photo, scale, boxes, chips, [m.name for m in nearest], distances,
+                       same_person(distances, tau))
 
 
 class PhotoIdentifier(_Control):

@@ -24,8 +24,8 @@ from facelib.decision import same_person
 from facelib.errors import ArgumentError
 from facelib.validation import check_choice, check_float, check_int
 
-__all__ = ["same_person", "distances", "all_pairs", "balanced_pairs", "accuracy", "best_threshold", "KFoldResult",
-           "kfold_accuracy", "ROC", "roc", "AbsDifference", "ChiSquare", "binary_head"]
+__all__ = ["same_person", "false_accept_at_k", "distances", "all_pairs", "balanced_pairs", "accuracy",
+           "best_threshold", "KFoldResult", "kfold_accuracy", "ROC", "roc", "AbsDifference", "ChiSquare", "binary_head"]
 
 
 def _check_pairs(distances, same) -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +40,20 @@ def _check_pairs(distances, same) -> tuple[np.ndarray, np.ndarray]:
     if not np.all(np.isfinite(distances)):
         raise ArgumentError("distances contain NaN or infinite values")
     return distances, same.astype(bool)
+
+
+def false_accept_at_k(far, k: int) -> np.ndarray:
+    """Chance that a stranger is accepted by at least one of k independent comparisons: 1 - (1 - far)^k.
+
+    Examples
+    --------
+    >>> round(float(false_accept_at_k(1e-3, 1000)), 4)
+    0.6323
+    """
+    far = np.asarray(far, dtype=np.float64)
+    if np.any((far < 0) | (far > 1)) or not np.all(np.isfinite(far)):
+        raise ArgumentError(f"far must lie in [0, 1], got {far!r}")
+    return 1.0 - (1.0 - far) ** check_int("k", k, minimum=0)
 
 
 def distances(x, y) -> np.ndarray:

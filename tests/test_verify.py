@@ -106,3 +106,17 @@ def test_binary_heads_compute_the_documented_features():
         w, b = head.get_layer("same_person").get_weights()
         expected = 1 / (1 + np.exp(-(phi @ w + b)))
         np.testing.assert_allclose(np.asarray(head([f_i, f_j])), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_false_accept_at_k_matches_the_log_form_and_a_simulation():
+    far = np.array([0.0, 1e-5, 1e-3, 0.2, 0.999])
+    for k in (0, 1, 10, 1000):
+        np.testing.assert_allclose(verify.false_accept_at_k(far, k), -np.expm1(k * np.log1p(-far)), atol=1e-12)
+    assert verify.false_accept_at_k(1.0, 3) == 1.0
+    rng = np.random.default_rng(0)
+    simulated = np.mean((rng.random((20_000, 10)) < 0.05).any(axis=1))
+    assert abs(simulated - verify.false_accept_at_k(0.05, 10)) < 0.01
+    with pytest.raises(ValueError, match="far"):
+        verify.false_accept_at_k(1.5, 10)
+    with pytest.raises(ValueError, match="k"):
+        verify.false_accept_at_k(0.1, -1)
