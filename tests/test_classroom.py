@@ -164,12 +164,12 @@ def _memoriser(reference):
 
 
 _GRADED = sorted({call for p in NOTEBOOKS for call in _tests(nbformat.read(p, as_version=4))})
-_NO_HIDDEN_CASES_YET = {"check_total_cost"}  # its cases are all written out: it needs hidden=True cases (style.py)
+# train_step changes its variable in place: a function that only replays remembered return values cannot
+# pass its visible checks, so there is nothing to memorise (its hidden run reseeds the quadratic cost).
+_NOT_MEMORISABLE = {"check_train_step"}
 
 
-@pytest.mark.parametrize("checker, function", [
-    pytest.param(c, f, marks=pytest.mark.xfail(strict=True, reason="facelib/checks/style.py has no hidden cases yet"))
-    if c in _NO_HIDDEN_CASES_YET else (c, f) for c, f in _GRADED])
+@pytest.mark.parametrize("checker, function", [(c, f) for c, f in _GRADED if c not in _NOT_MEMORISABLE])
 def test_a_function_tuned_to_the_visible_checks_fails_the_hidden_ones(checker, function):
     path = next(p for p in NOTEBOOKS if (checker, function) in _tests(nbformat.read(p, as_version=4)))
     solution = _namespace(nbformat.read(path, as_version=4))

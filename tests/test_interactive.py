@@ -209,13 +209,13 @@ def preview():
 
 
 def test_style_preview_redraws_with_the_recipe_of_stylize(preview):
-    from facelib import style
+    from facelib import images, style
 
     control, contents, styles = preview
     control.painting.value = "great wave"
     control.beta.value = 5.0
     assert "great wave" in control.text.value and "beta = 5" in control.text.value
-    direct = style.stylize(style.resize(contents["chelsea"], 64), style.resize(styles["great wave"], 128), size=64,
+    direct = style.stylize(images.resize(contents["chelsea"], 64), images.resize(styles["great wave"], 128), size=64,
                            beta=5.0, steps=10, progress=False)     # everything else: stylize's defaults
     np.testing.assert_allclose(control.result.image, direct.image, atol=2)
     assert np.asarray(control.figure.axes[0].images[0].get_array()).shape == direct.image.shape

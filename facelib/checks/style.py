@@ -23,15 +23,19 @@ def _activations(shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndar
             np.maximum(rng.normal(size=shape), 0).astype(np.float32))
 
 
+def _check_two_activations(fn: Callable, name: str, reference: Callable, first_seed: int, hint: str) -> None:
+    """Compare ``fn(a, b)`` with ``reference(a, b)`` on two ReLU-like activation volumes of each shape."""
+    for i, shape in enumerate(_SHAPES, 1):
+        a, b = _activations(shape, first_seed + i)
+        expect_close(call(fn, a, b, name=name), reference(a, b), f"case {i} (activations {shape})", hint)
+    passed(name, len(_SHAPES))
+
+
 def check_compute_content_cost(fn: Callable) -> None:
     """``fn(a_C, a_G)`` = 1 / (4 n_H n_W n_C) sum (a_C - a_G)^2 on activations (1, n_H, n_W, n_C)."""
-    for i, shape in enumerate(_SHAPES, 1):
-        a_C, a_G = _activations(shape, i)
-        expect_close(call(fn, a_C, a_G, name="compute_content_cost"), style.content_cost(a_C, a_G),
-                     f"case {i} (activations {shape})",
-                     "Square the differences, sum over every element, and divide by 4 n_H n_W n_C "
-                     "(read n_H, n_W, n_C from a_G's shape).")
-    passed("compute_content_cost", len(_SHAPES))
+    _check_two_activations(fn, "compute_content_cost", style.content_cost, 0,
+                           "Square the differences, sum over every element, and divide by 4 n_H n_W n_C "
+                           "(read n_H, n_W, n_C from a_G's shape).")
 
 
 def check_gram_matrix(fn: Callable) -> None:
@@ -47,13 +51,9 @@ def check_gram_matrix(fn: Callable) -> None:
 
 def check_compute_layer_style_cost(fn: Callable) -> None:
     """``fn(a_S, a_G)`` = 1 / (2 n_H n_W n_C)^2 sum (G^(S) - G^(G))^2 for one layer."""
-    for i, shape in enumerate(_SHAPES, 1):
-        a_S, a_G = _activations(shape, 20 + i)
-        expect_close(call(fn, a_S, a_G, name="compute_layer_style_cost"), style.layer_style_cost(a_S, a_G),
-                     f"case {i} (activations {shape})",
-                     "Compare the two Gram matrices: square their differences, sum, and divide by "
-                     "(2 n_H n_W n_C) squared.")
-    passed("compute_layer_style_cost", len(_SHAPES))
+    _check_two_activations(fn, "compute_layer_style_cost", style.layer_style_cost, 20,
+                           "Compare the two Gram matrices: square their differences, sum, and divide by "
+                           "(2 n_H n_W n_C) squared.")
 
 
 def check_compute_style_cost(fn: Callable) -> None:
@@ -70,9 +70,11 @@ def check_compute_style_cost(fn: Callable) -> None:
     passed("compute_style_cost", len(cases))
 
 
-def check_total_cost(fn: Callable) -> None:
+def check_total_cost(fn: Callable, hidden: bool = False) -> None:
     """``fn(J_content, J_style, alpha=10, beta=40)`` = alpha J_content + beta J_style."""
     cases = [((3.0, 2.0), {}), ((1.5, 0.25), {"alpha": 1.0, "beta": 100.0}), ((0.5, 4.0), {"alpha": 7.0, "beta": 0.5})]
+    if hidden:  # run by the hidden tests only, never shown in the student copy
+        cases = [((0.75, 5.0), {}), ((2.0, 0.125), {"alpha": 3.0, "beta": 9.0}), ((6.0, 1.5), {"beta": 2.0})]
     for i, (args, kwargs) in enumerate(cases, 1):
         expected = style.total_cost(*args, **kwargs)
         expect_close(call(fn, *args, name="total_cost", **kwargs), expected,
