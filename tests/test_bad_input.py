@@ -71,9 +71,14 @@ encoder_cache_altered          weights changed, checksum kept: rebuilt, one line
 landmark_cache_missing_keys    rebuilt, one line saying so
 facelib_home_empty             FACELIB_HOME="" counts as unset: nothing written into the current folder
 facelib_home_read_only         works without caching; one line says so, once
+stylize_output_unwritable      -o out.psd / out.h5 / an existing folder: exit 2 before any work
+stylize_size_too_large         --size 3000 / 100000: exit 2 giving the limit and why, before any work
+upsample_too_large             identify --upsample 3 on a 1024x768 photo: exit 2 giving the limit
 =============================  ================================================================
 
-Concurrent writers (20 rounds of two ``facelib enroll`` at once) are in tests/test_concurrency.py.
+Concurrent writers (20 rounds of two writers at once, and two real ``facelib enroll``) are in
+tests/test_concurrency.py; peak memory on the largest photos in tests/test_memory.py; float TIFFs in
+tests/test_images.py.
 """
 
 from __future__ import annotations
@@ -581,3 +586,34 @@ def test_facelib_home_read_only(tmp_path):
     lines = [line for line in run.stderr.splitlines() if line.startswith("facelib: ")]
     assert lines == [f"facelib: cannot write the cache folder {home / 'converted'} (Read-only file system); "
                      "working without caching (set FACELIB_HOME to a writable folder)"]
+
+
+@pytest.fixture(scope="module")
+def style_pair(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("style")
+    for name in ("c.png", "s.png"):
+        Image.fromarray(RNG.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+@pytest.mark.parametrize("output", ["out.psd", "out.h5", "."])
+def test_stylize_output_unwritable(style_pair, output):
+    target = style_pair / output
+    code, out, err = _run("stylize", style_pair / "c.png", style_pair / "s.png", "-o", target)
+    assert code == 2 and out == "" and ("folder" in err or "cannot save an image as" in err), err
+
+
+@pytest.mark.parametrize("size", [3000, 100_000])
+def test_stylize_size_too_large(style_pair, size):
+    code, out, err = _run("stylize", style_pair / "c.png", style_pair / "s.png", "-o", style_pair / "out.png",
+                          "--size", size)
+    assert code == 2 and "1024" in err and "memory" in err, err
+    assert not (style_pair / "out.png").exists()
+
+
+def test_upsample_too_large(small_db, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(RNG.integers(0, 256, (768, 1024, 3), dtype=np.uint8)).save(photo)
+    code, out, err = _run("identify", small_db[0], photo, "--upsample", 3)
+    assert code == 2 and re.search(r"upsample=3 .* at most 16\.8 MP", err), err
+    _unchanged(*small_db)
