@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from facelib import assets
 from facelib.errors import ArgumentError
-from facelib.images import load_image
+from facelib.images import load_image, resize
 
 _PAIR_FILES = {"10_folds": "pairs.txt", "train": "pairsDevTrain.txt", "test": "pairsDevTest.txt"}
 
@@ -110,15 +109,10 @@ def lfw_people(min_images: int = 2, root: Path | None = None) -> People:
 def load_images(paths, size: tuple[int, int] | None = None, mode: str = "RGB") -> np.ndarray:
     """Read images into one uint8 array (n, H, W, 3) for ``"RGB"`` or (n, H, W) for ``"L"``.
 
-    ``size`` = (height, width) resizes each image (bilinear); without it every image must
-    already have the same size.
+    ``size`` = (height, width) resizes each image (:func:`facelib.images.resize`); without it every
+    image must already have the same size.
     """
-    images = []
-    for path in paths:
-        image = load_image(path, mode=mode)
-        if size is not None and image.shape[:2] != tuple(size):
-            image = np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR))
-        images.append(image)
+    images = [load_image(path, mode=mode) if size is None else resize(path, tuple(size), mode=mode) for path in paths]
     if len({im.shape for im in images}) > 1:
         raise ArgumentError("images have different sizes; pass size=(height, width) to resize them")
     return np.stack(images) if images else np.zeros((0, *(size or (0, 0))), np.uint8)

@@ -164,8 +164,11 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
 
 
-def resize(image: ImageSource, size: int | tuple[int, int]) -> np.ndarray:
-    """An RGB image resized with Lanczos filtering, as uint8 (H, W, 3).
+def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -> np.ndarray:
+    """An image resized with Lanczos filtering, as uint8 (H, W, 3) for ``"RGB"`` or (H, W) for ``"L"``.
+
+    The one resize of facelib's image I/O (datasets, style images, uploaded photos); the detector
+    makes its own working copy of very large photos, in bounded memory.
 
     Parameters
     ----------
@@ -174,6 +177,8 @@ def resize(image: ImageSource, size: int | tuple[int, int]) -> np.ndarray:
     size : int or (height, width)
         An int sets the longer side and keeps the aspect ratio (the shorter side stops at 32 px);
         ``(height, width)`` first crops the centre to that aspect ratio, then resizes.
+    mode : {"RGB", "L"}
+        As in :func:`load_image`.
 
     Raises
     ------
@@ -182,7 +187,7 @@ def resize(image: ImageSource, size: int | tuple[int, int]) -> np.ndarray:
     ImageError
         When ``image`` cannot be read.
     """
-    pixels = load_image(image)
+    pixels = load_image(image, mode=mode)
     h, w = pixels.shape[:2]
     if isinstance(size, tuple | list):
         if len(size) != 2:

@@ -172,18 +172,16 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
     facelib.images.ImageError
         If ``source`` is not a readable image.
     """
-    from PIL import Image
 
     from facelib import faces
-    from facelib.images import load_image
+    from facelib.images import load_image, resize
 
     tau = check_float("tau", tau, minimum=0.0)
     max_side = check_int("max_side", max_side, minimum=100)
     photo = load_image(source)
     scale = min(1.0, max_side / max(photo.shape[:2]))
     if scale < 1.0:
-        size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
-        photo = np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR))
+        photo = resize(photo, max_side)
     boxes, _ = faces.detect_faces(photo, upsample=1 if max(photo.shape[:2]) <= _UPSAMPLE_BELOW else 0)
     if not len(boxes):
         empty = np.zeros(0)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facelib import images
 from facelib.images import ImageError, load_image
 
 RNG = np.random.default_rng(0)
@@ -145,3 +146,16 @@ def test_exif_rotation_is_applied(tmp_path):
     exif[0x0112] = 6  # Orientation: the camera was turned; show the picture rotated 90 degrees clockwise
     path = _save(tmp_path, Image.fromarray(RGB), "turned.png", exif=exif)
     np.testing.assert_array_equal(load_image(path), np.rot90(RGB, k=-1))
+
+
+def test_resize_keeps_the_aspect_or_crops_the_centre():
+    rng = np.random.default_rng(3)
+    photo = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    assert images.resize(photo, 100).shape == (60, 100, 3)                  # longer side 100, aspect kept
+    square = images.resize(photo, (64, 64))                                    # centre 120 x 120 crop, then 64
+    expected = np.asarray(Image.fromarray(photo[:, 40:160]).resize((64, 64), Image.LANCZOS))
+    np.testing.assert_array_equal(square, expected)
+    grey = images.resize(photo, (56, 46), mode="L")
+    assert grey.shape == (56, 46) and grey.dtype == np.uint8
+    with pytest.raises(ValueError, match="size"):
+        images.resize(photo, 8)
