@@ -31,16 +31,14 @@ ALLOWED: dict[str, set[str]] = {
     "01_verification_and_one_shot": set(),
     "02_siamese_triplet_loss": {
         "128", "29", "7,000",                                # dlib's encoder (King, 2017): length, layers, people
-        "3.5",                                               # the checker's hand-made triplet, explained in the text
         "430",                                               # people in benchmarks/triplet_selection_lfw.py
     },
     "03_verification_as_binary_classification": {"257", "100,000"},  # 2 x 128 weights + bias; notebook 04's largest K
     "04_face_recognition_system": set(),
-    "05_what_convnets_learn": {"1.1", "07-49"},             # SqueezeNet's version; LFW's report number (UMass TR)
-    "06_style_transfer_costs": {"06", "80", "1.1", "0.7", "1889"},  # title; VGG19's MB; SqueezeNet's version and
-                                                                   # M parameters; the painting's year
+    "05_what_convnets_learn": {"07-49"},                    # LFW's report number (UMass TR)
+    "06_style_transfer_costs": {"06", "80", "1889"},        # title; VGG19's weights in MB; the painting's year
     "07_generating_art": {"400", "512", "1889", "1893", "1831"},  # sizes a learner may choose; the paintings' years
-    "08_conv_1d_and_3d": {"60", "1.4", "18-28"},  # s per minute; 9 dilated taps x 8 samples; radius (0.18, 0.28)
+    "08_conv_1d_and_3d": {"60", "18-28"},          # s per minute; the lesion radius range (0.18, 0.28)
 }
 
 _DISPLAY_MATH = re.compile(r"\$\$.*?\$\$", re.DOTALL)
