@@ -33,6 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from facelib.decision import same_person
+from facelib.signals import input_jump
 from facelib.validation import check_choice, check_float, check_int
 
 __all__ = ["error_rates", "TauExplorer", "identify_photo", "PhotoIdentifier", "StylePreview",
@@ -373,17 +374,6 @@ class StylePreview(_Control):
 
 
 # -- 08: a learned Conv1D filter ------------------------------------------------------------------
-def _input_jump(model, layer_name: str) -> int:
-    """Samples of the input between two neighbouring positions of ``layer_name``'s input: the product
-    of the strides before it."""
-    jump = 1
-    for layer in model.layers:
-        if layer.name == layer_name:
-            return jump
-        jump *= layer.strides[0] if hasattr(layer, "strides") else 1
-    raise ValueError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}")
-
-
 def output_times(model, layer_name: str, n_samples: int, fs: float) -> np.ndarray:
     """Time (s) at the centre of each output position's receptive field, for a Sequential 1D model.
 
@@ -466,7 +456,7 @@ class FilterExplorer(_Control):
         fig = Figure(figsize=(11, 4.2), dpi=90, layout="constrained")
         grid = fig.add_gridspec(2, 2, width_ratios=[1, 3])
         ax = fig.add_subplot(grid[:, 0])
-        spacing = layer.dilation_rate[0] * _input_jump(self.model, layer.name)   # input samples between taps
+        spacing = layer.dilation_rate[0] * input_jump(self.model, layer.name)   # input samples between taps
         taps_ms = np.arange(kernel.shape[0]) * spacing * 1000 / self.fs
         if kernel.shape[1] == 1:
             ax.plot(taps_ms, kernel[:, 0], "o-")

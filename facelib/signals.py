@@ -55,6 +55,20 @@ SHEPP_LOGAN_3D = np.array([
 
 # --------------------------------------------------------------------------- shapes
 
+def input_jump(model, layer_name: str) -> int:
+    """Input samples between two neighbouring positions at ``layer_name``'s input, in a Sequential model.
+
+    j = prod of the strides s_l of every layer before it (convolutions and pooling); a layer with
+    kernel k and dilation d there spans (k - 1) d j + 1 input samples.
+    """
+    jump = 1
+    for layer in model.layers:
+        if layer.name == layer_name:
+            return jump
+        jump *= layer.strides[0] if hasattr(layer, "strides") else 1
+    raise ArgumentError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}")
+
+
 def conv_output_shape(input_shape: Sequence[int], kernel_size: int | Sequence[int], filters: int,
                       stride: int | Sequence[int] = 1, padding: str = "valid") -> tuple[int, ...]:
     """Shape of a convolution's output, in any number of spatial dimensions (no batch axis).

@@ -252,3 +252,12 @@ def test_motion_dataset_is_balanced():
 def test_clip_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         signals.moving_shape_clip(**kwargs)
+
+
+def test_input_jump_is_the_product_of_the_strides_before_the_layer():
+    model = keras.Sequential([keras.Input((64, 1)), keras.layers.Conv1D(2, 3, strides=2, name="a"),
+                              keras.layers.MaxPooling1D(3, name="b"), keras.layers.Conv1D(2, 3, name="c"),
+                              keras.layers.Conv1D(2, 3, dilation_rate=2, name="d")])
+    assert [signals.input_jump(model, name) for name in "abcd"] == [1, 2, 6, 6]   # by hand: 1, 2, 2 x 3, 6 x 1
+    with pytest.raises(ValueError, match="layer_name 'e'"):
+        signals.input_jump(model, "e")
