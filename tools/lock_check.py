@@ -59,7 +59,8 @@ def resolve(platform: str, python: str, wheels_only: Path, peer: Path) -> str | 
         return run.stderr.strip()
     extra = pins(run.stdout) - pins(wheels_only.read_text())
     if extra:
-        return "the resolution needs packages the lock does not pin: " + ", ".join(sorted(f"{n}=={v}" for n, v in extra))
+        missing = ", ".join(sorted(f"{name}=={version}" for name, version in extra))
+        return f"the resolution needs packages the lock does not pin: {missing}"
     run = uv("pip", "compile", str(peer), "--no-deps", "--only-binary", ":all:", *target)
     return run.stderr.strip() if run.returncode != 0 else None
 
