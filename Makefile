@@ -8,7 +8,7 @@ FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),
 export FACELIB_MIRROR
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean test-browser lock lock-check
+.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean test-browser lock lock-check test-hosted
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ notebooks: setup
 test-browser: assets
 	mkdir -p build/browser
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/browser_jupyterlab.py
+
+# A simulated hosted notebook (tensorflow 2.20 and keras first, then the setup cell's install from this
+# checkout): fails if the host's packages change; then nbval on notebooks 00 and 06 outside the checkout.
+test-hosted: assets
+	$(PY) tools/hosted.py simulate
 
 # Student copies (nbgrader release) under build/course/release, then nbgrader validate on every lesson.
 assignments: setup

@@ -116,7 +116,7 @@ def simulate() -> int:
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     python = venv / "bin" / "python"
     quiet = ("-m", "pip", "install", "--quiet")
-    subprocess.run([python, *quiet, *HOST], check=True)
+    subprocess.run([python, *quiet, "--no-compile", *HOST], check=True)  # no .pyc for its thousands of modules
     before = _freeze(python)
     print(f"hosted: host with {', '.join(HOST)} ready ({time.perf_counter() - start:.0f} s)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:  # the setup cell runs outside the checkout, as on a host
