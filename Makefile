@@ -24,7 +24,7 @@ assets: setup
 	$(PY) -m facelib.assets fetch --all
 
 run: assets
-	$(PY) -m facelib.runner
+	$(PY) -m facelib.course.runner
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
@@ -45,15 +45,15 @@ test-browser: assets
 
 # Student copies (nbgrader release) under build/course/release, then nbgrader validate on every lesson.
 assignments: setup
-	$(PY) -m facelib.classroom assignments
-	$(PY) -m facelib.classroom validate
+	$(PY) -m facelib.course.grading assignments
+	$(PY) -m facelib.course.grading validate
 
 # Autograde SUBMISSIONS/<student>/<notebook>.ipynb: build/grades/grades.csv and feedback/<student>/*.html.
 JOBS ?= 1
 grade: setup
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [JOBS=N]" >&2; exit 2; }
-	test -f build/course/gradebook.db || $(PY) -m facelib.classroom assignments
-	$(PY) -m facelib.classroom grade "$(SUBMISSIONS)" --jobs $(JOBS)
+	test -f build/course/gradebook.db || $(PY) -m facelib.course.grading assignments
+	$(PY) -m facelib.course.grading grade "$(SUBMISSIONS)" --jobs $(JOBS)
 
 bench: assets
 	for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done

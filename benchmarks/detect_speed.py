@@ -37,7 +37,8 @@ import numpy as np
 import skimage.data
 
 import facelib
-from facelib import assets, detector
+from facelib import assets
+from facelib.dlibport import detector
 from facelib.images import load_image
 
 RESULTS = Path(__file__).resolve().parent / "results" / "detect_speed.json"

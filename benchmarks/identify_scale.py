@@ -3,7 +3,7 @@
 For K = 10^3 ... 10^6 stored identities (one 128-d vector each) this measures, side by side in one
 run:
 
-* exact search (:class:`facelib.ann.NearestIndex` with no switch: NumPy over all K vectors), and
+* exact search (:class:`facelib.recognition.ann.NearestIndex` with no switch: NumPy over all K vectors), and
 * the index ``FaceDatabase`` uses (exact below ``ann.EXACT_BELOW`` vectors, FAISS IVF above),
 
 their build time, the memory the build adds (resident set size, which also counts FAISS's C++
@@ -46,8 +46,9 @@ from pathlib import Path
 import _report
 import numpy as np
 
-from facelib import ann, assets, database
-from facelib.database import FaceDatabase
+from facelib import assets
+from facelib.recognition import ann, database
+from facelib.recognition.database import FaceDatabase
 
 RESULTS = Path(__file__).resolve().parent / "results" / "identify_scale.json"
 DIM = 128
@@ -163,7 +164,7 @@ def measure_database(k: int, n_queries: int, timed: int, noise_norm: float, rng:
 _NEXT_SESSION = """
 import json, sys, time
 import numpy as np
-from facelib.database import FaceDatabase
+from facelib.recognition.database import FaceDatabase
 query = np.load(sys.argv[2])
 start = time.perf_counter()
 db = FaceDatabase.load(sys.argv[1])

@@ -35,8 +35,9 @@ import numpy as np
 from tqdm import tqdm
 
 import facelib
-from facelib import datasets, encoding_cache, faces, verify
+from facelib import faces
 from facelib.images import load_image
+from facelib.recognition import datasets, encoding_cache, verify
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

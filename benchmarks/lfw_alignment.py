@@ -2,7 +2,7 @@
 
 Both sides encode the same images of the first ``--pairs`` pairs of the official fold 1
 (half matched, half mismatched) with the same encoder; only how the face is found differs
-(:data:`facelib.encoding_cache.METHODS`). Reported per side: seconds per image (no cache),
+(:data:`facelib.recognition.encoding_cache.METHODS`). Reported per side: seconds per image (no cache),
 verification accuracy (threshold chosen on 9 of 10 interleaved sub-folds, measured on the
 tenth) and AUC; and how far apart the two sides' encodings of the same image are.
 
@@ -21,7 +21,8 @@ import _report
 import numpy as np
 
 import facelib
-from facelib import datasets, encoding_cache, faces, verify
+from facelib import faces
+from facelib.recognition import datasets, encoding_cache, verify
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lfw_alignment.json"
 

@@ -2,7 +2,7 @@
 
 Three recipes on the same backbone (SqueezeNet 1.1, ImageNet weights), image size and machine:
 
-``recipe``   ``facelib.style.RECIPES["squeezenet"]``, the default of ``stylize``, and the same with
+``recipe``   ``facelib.convnets.style.RECIPES["squeezenet"]``, the default of ``stylize``, and the same with
              its three max-pools replaced by average pools (``recipe, avg pool``);
 ``previous`` the defaults before it (content fire5, six equally weighted style layers up to fire6,
              alpha = 10, beta = 0.5, no TV, Adam lr 4 for 300 steps from C + 20 % noise, max pooling);
@@ -36,7 +36,8 @@ import _report
 import numpy as np
 
 import facelib
-from facelib import assets, backbones, style
+from facelib import assets
+from facelib.convnets import backbones, style
 from facelib.images import resize
 
 RESULTS = Path(__file__).resolve().parent / "results"

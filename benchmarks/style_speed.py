@@ -1,4 +1,4 @@
-"""Seconds per style-transfer step: ``facelib.style.stylize`` against the eager TensorFlow-tutorial loop.
+"""Seconds per style-transfer step: ``facelib.convnets.style.stylize`` against the eager TensorFlow-tutorial loop.
 
 Both sides compute the same cost J(G) = alpha J_content + beta J_style (+ no TV) on the same backbone,
 image size, layers and Adam settings; the eager side is written out here the way the TensorFlow
@@ -20,7 +20,8 @@ import _report
 import numpy as np
 
 import facelib
-from facelib import assets, backbones, style
+from facelib import assets
+from facelib.convnets import backbones, style
 from facelib.images import resize
 
 RESULTS = Path(__file__).resolve().parent / "results" / "style_speed.json"

@@ -1,6 +1,6 @@
 """Triplet selection on LFW: random vs batch-hard vs semi-hard, equal training seconds, several seeds.
 
-The LFW version of notebook 02's comparison. A small encoder (:func:`facelib.siamese.small_encoder`)
+The LFW version of notebook 02's comparison. A small encoder (:func:`facelib.metric.siamese.small_encoder`)
 is trained from scratch for the same number of training seconds per strategy and seed on LFW's
 View 1 training people (``peopleDevTrain.txt``, those with at least ``--min-images`` images), and
 tested on the official ``pairsDevTest.txt`` (500 matched + 500 mismatched pairs), whose people
@@ -26,7 +26,9 @@ import _report
 import numpy as np
 
 import facelib
-from facelib import assets, datasets, siamese, verify
+from facelib import assets
+from facelib.metric import siamese
+from facelib.recognition import datasets, verify
 
 RESULTS = Path(__file__).resolve().parent / "results" / "triplet_selection_lfw.json"
 STRATEGIES = ("random", "batch_hard", "semi_hard")

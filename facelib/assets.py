@@ -1,8 +1,8 @@
 """External files the course needs: where they come from and proof that they are intact.
 
 Every asset is a folder of files listed, with their SHA-256, in
-``data/checksums/<name>.sha256`` (``sha256sum`` format) and described in
-``data/assets.json``. An asset is looked for, in order:
+``facelib/data/checksums/<name>.sha256`` (``sha256sum`` format) and described in
+``facelib/data/assets.json``. An asset is looked for, in order:
 
 1. ``$FACELIB_MIRROR/<mirror>`` (a local copy, e.g. a classroom share),
 2. ``$FACELIB_HOME/<name>`` (the cache, default ``~/.cache/facelib``),
@@ -40,7 +40,7 @@ from tqdm import tqdm
 from facelib.errors import FacelibError
 from facelib.storage import atomic_write, sha256
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 _CHUNK = 1 << 20
 
 
@@ -276,7 +276,7 @@ def file(name: str, relpath: str, download: bool = False) -> Path:
     stat = path.stat()
     if not _verified(path, stat.st_mtime_ns, stat.st_size, expected):
         raise AssetCorruptError(
-            f"{path} does not match its SHA-256 in data/checksums/{name}.sha256: the copy is "
+            f"{path} does not match its SHA-256 in facelib/data/checksums/{name}.sha256: the copy is "
             f"corrupt. Replace it (delete it and run `python -m facelib.assets fetch {name}`, "
             "or restore it from the mirror) and try again."
         )

@@ -1,7 +1,7 @@
 """The one decision rule of facelib: two faces are the same person when their distance is at most tau.
 
 It lives alone, without Keras or scikit-learn, so that a database query does not import them;
-:mod:`facelib.verify` (which holds the rest of verification) re-exports it.
+:mod:`facelib.recognition.verify` (which holds the rest of verification) re-exports it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ __all__ = ["same_person"]
 def same_person(distance, threshold: float) -> np.ndarray:
     """The one decision rule of facelib: same person when :math:`d \\le \\tau`.
 
-    Used by :func:`facelib.faces.compare_faces`, :func:`facelib.verify.accuracy`,
-    :meth:`facelib.database.FaceDatabase.identify`
+    Used by :func:`facelib.faces.compare_faces`, :func:`facelib.recognition.verify.accuracy`,
+    :meth:`facelib.recognition.database.FaceDatabase.identify`
     and the command line, so a distance equal to the threshold means "same" everywhere.
 
     Examples

@@ -2,12 +2,12 @@
 
 The pipeline, as in dlib and the ``face_recognition`` library:
 
-1. :func:`detect_faces` boxes faces (MMOD CNN detector, :mod:`facelib.detector`);
+1. :func:`detect_faces` boxes faces (MMOD CNN detector, :mod:`facelib.dlibport.detector`);
 2. :func:`face_landmarks` finds 5 points per face (eye corners and nose base,
-   :mod:`facelib.landmarks`);
+   :mod:`facelib.dlibport.landmarks`);
 3. :func:`face_chips` warps each face by a similarity transform that puts those points
-   where dlib's template has them, in a 150x150 chip with 25% padding (:mod:`facelib.align`);
-4. :func:`encode_chips` runs dlib's ResNet on batches of chips (:mod:`facelib.encoder`);
+   where dlib's template has them, in a 150x150 chip with 25% padding (:mod:`facelib.dlibport.align`);
+4. :func:`encode_chips` runs dlib's ResNet on batches of chips (:mod:`facelib.dlibport.encoder`);
 5. :func:`face_distance` and :func:`compare_faces` compare descriptors:
    :math:`d(A, B) = \\lVert f(A) - f(B) \\rVert_2`, same person when :math:`d \\le \\tau` (0.6),
    the one rule of :func:`facelib.decision.same_person`.
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facelib.align import CHIP_SIZE, MAX_CHIP_SIZE, center_box, face_chips, jitter_chip
 from facelib.decision import same_person
-from facelib.encoder import (
+from facelib.dlibport.align import CHIP_SIZE, MAX_CHIP_SIZE, center_box, face_chips, jitter_chip
+from facelib.dlibport.encoder import (
     EMBEDDING_SIZE,
     RESNET_FILE,
     ChannelAffine,
@@ -35,8 +35,8 @@ from facelib.encoder import (
     encoder,
     load_encoder,
 )
+from facelib.dlibport.geometry import similarity_transform
 from facelib.errors import ArgumentError, FacelibError
-from facelib.geometry import similarity_transform
 from facelib.validation import check_float, check_int
 
 __all__ = [
@@ -74,9 +74,9 @@ class NoFaceError(FacelibError, ValueError):
 def detect_faces(image, upsample: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Face boxes ``(left, top, right, bottom)`` and scores, by dlib's CNN (MMOD) detector.
 
-    See :func:`facelib.detector.detect`.
+    See :func:`facelib.dlibport.detector.detect`.
     """
-    from facelib import detector
+    from facelib.dlibport import detector
     from facelib.images import load_image
 
     return detector.detect(load_image(image), upsample=upsample)
@@ -85,10 +85,10 @@ def detect_faces(image, upsample: int = 1) -> tuple[np.ndarray, np.ndarray]:
 def face_landmarks(image, boxes) -> np.ndarray:
     """The 5 landmarks (x, y) of each face box, in whole pixels: shape (N, 5, 2).
 
-    :func:`facelib.landmarks.predict` rounded to the nearest pixel, as dlib's
+    :func:`facelib.dlibport.landmarks.predict` rounded to the nearest pixel, as dlib's
     ``full_object_detection`` stores them, so chips cut from them match dlib's.
     """
-    from facelib import landmarks
+    from facelib.dlibport import landmarks
     from facelib.images import load_image
 
     image = load_image(image)

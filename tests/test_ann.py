@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib.ann import NearestIndex
+from facelib.recognition.ann import NearestIndex
 
 
 def _unit(rng, n, d=16):
@@ -84,7 +84,7 @@ def test_bad_arguments_and_queries():
 
 
 def test_face_database_switches_to_the_index_above_its_size():
-    from facelib.database import FaceDatabase
+    from facelib.recognition.database import FaceDatabase
 
     rng = np.random.default_rng(3)
     stored = _unit(rng, 3000, 128)

@@ -10,7 +10,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from facelib import backbones
+from facelib.convnets import backbones
 from facelib.images import load_image
 
 MEAN_BGR = np.array([103.939, 116.779, 123.68])

@@ -100,10 +100,10 @@ import pytest
 from PIL import Image
 
 from facelib import assets
-from facelib.__main__ import main
-from facelib.database import DatabaseError, FaceDatabase
+from facelib.cli import main
 from facelib.errors import ArgumentError
 from facelib.images import ImageError, load_image
+from facelib.recognition.database import DatabaseError, FaceDatabase
 
 RNG = np.random.default_rng(0)
 
@@ -508,7 +508,7 @@ def test_db_read_only_folder(tmp_path):
                    prefix=_read_only_prefix(folder))
     assert run.returncode == 2, run.stderr
     assert f"cannot write the database {folder / 'people.npz'}" in run.stderr and "no face" not in run.stderr
-    save = ("import numpy as np; from facelib.database import FaceDatabase; db = FaceDatabase(); "
+    save = ("import numpy as np; from facelib.recognition.database import FaceDatabase; db = FaceDatabase(); "
             f"db.enroll('ada', np.zeros(4)); db.save({str(folder / 'people.npz')!r})")
     run = _facelib("-c", save, prefix=_read_only_prefix(folder))  # the library says the same
     assert "DatabaseError: cannot write the database" in run.stderr
@@ -518,7 +518,7 @@ def test_encoder_cache_damaged(tmp_path, monkeypatch, capfd):
     """A truncated, empty or altered converted-weights cache is rebuilt from the verified .dat, saying so."""
     from conftest import require_asset
 
-    from facelib import encoder
+    from facelib.dlibport import encoder
 
     require_asset("dlib_models")
     monkeypatch.setenv("FACELIB_HOME", str(tmp_path))
@@ -548,7 +548,7 @@ def test_encoder_cache_damaged(tmp_path, monkeypatch, capfd):
 def test_landmark_cache_missing_keys(tmp_path, monkeypatch, capfd):
     from conftest import require_asset
 
-    from facelib import landmarks
+    from facelib.dlibport import landmarks
 
     require_asset("dlib_models")
     monkeypatch.setenv("FACELIB_HOME", str(tmp_path))
@@ -567,11 +567,11 @@ def test_landmark_cache_missing_keys(tmp_path, monkeypatch, capfd):
         assert "anchors_0" in archive.files  # rebuilt
 
 
-_CACHES = "from facelib import encoder, landmarks; landmarks.ShapePredictor(); encoder.encoder(); print('worked')"
+_CACHES = "from facelib.dlibport import encoder, landmarks; landmarks.ShapePredictor(); encoder.encoder(); print('worked')"
 
 
 def test_facelib_home_empty(tmp_path):
-    run = _facelib("-c", "from facelib import landmarks; landmarks.ShapePredictor(); print('worked')",
+    run = _facelib("-c", "from facelib.dlibport import landmarks; landmarks.ShapePredictor(); print('worked')",
                    env={"FACELIB_HOME": "", "HOME": str(tmp_path / "home")}, cwd=tmp_path)
     assert run.returncode == 0 and "worked" in run.stdout, run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # nothing in the current folder

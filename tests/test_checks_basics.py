@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from facelib.checks import CheckFailed, check_euclidean_distance
+from facelib.course.checks import CheckFailed, check_euclidean_distance
 
 
 def test_reference_passes(capsys):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib import losses
-from facelib.checks import CheckFailed
-from facelib.checks.losses import check_triplet_loss
+from facelib.course.checks import CheckFailed
+from facelib.course.checks.losses import check_triplet_loss
+from facelib.metric import losses
 
 
 def _sq(x, y):

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from facelib.checks import CheckFailed
-from facelib.checks.signals import check_conv_output_shape
-from facelib.signals import conv_output_shape
+from facelib.convnets.arithmetic import conv_output_shape
+from facelib.course.checks import CheckFailed
+from facelib.course.checks.signals import check_conv_output_shape
 
 
 def _per_axis(value, n):

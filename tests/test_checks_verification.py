@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib.checks import verification as checks
-from facelib.checks._core import CheckFailed
+from facelib.course.checks import verification as checks
+from facelib.course.checks._core import CheckFailed
 
 
 def _stub(*args):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from facelib.checks._core import CheckFailed
-from facelib.checks.visualize import check_receptive_field_size, reference_receptive_field_size
+from facelib.course.checks._core import CheckFailed
+from facelib.course.checks.visualize import check_receptive_field_size, reference_receptive_field_size
 
 
 def correct(kernels, strides):

@@ -18,9 +18,9 @@ import pytest
 import tensorflow as tf
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-from facelib import classroom
-from facelib.checks import CheckFailed, _core, or_reference, run_hidden
-from facelib.checks._core import find_checker
+from facelib.course.checks import CheckFailed, _core, or_reference, run_hidden
+from facelib.course.checks._core import find_checker
+from facelib.course.grading import classroom
 from facelib.errors import FacelibError
 
 NOTEBOOKS = classroom.notebooks()
@@ -35,7 +35,7 @@ def _cell(kind: str, source: str, cell_id: str):
 def _lesson(check: str = "# NBVAL_CHECK_OUTPUT\ncheck_euclidean_distance(euclidean_distance);"):
     return nbformat.v4.new_notebook(cells=[
         _cell("markdown", "# A lesson", "m1"),
-        _cell("code", "import numpy as np\nfrom facelib.checks import check_euclidean_distance", "c1"),
+        _cell("code", "import numpy as np\nfrom facelib.course.checks import check_euclidean_distance", "c1"),
         _cell("code", "def euclidean_distance(x, y):\n    ### BEGIN SOLUTION\n"
                       "    return np.sqrt(np.sum((x - y) ** 2, axis=-1))\n    ### END SOLUTION", "c2"),
         _cell("code", check, "c3"),
@@ -53,7 +53,7 @@ def test_tag_derives_every_cell_role_from_the_markers():
     assert roles[3]["grade_id"] == "test_euclidean_distance"
     assert tagged.cells[3].source == (
         "# NBVAL_CHECK_OUTPUT\ncheck_euclidean_distance(euclidean_distance);\n### BEGIN HIDDEN TESTS\n"
-        'from facelib.checks import run_hidden\nrun_hidden("check_euclidean_distance", euclidean_distance)\n'
+        'from facelib.course.checks import run_hidden\nrun_hidden("check_euclidean_distance", euclidean_distance)\n'
         "### END HIDDEN TESTS")
 
 
@@ -95,7 +95,7 @@ def test_markers_in_markdown_or_unbalanced_are_refused():
 
 
 def test_committed_notebooks_are_tagged_up_to_date():
-    assert classroom.tag(NOTEBOOKS, check=True) == [], "run `python -m facelib.classroom tag notebooks/*.ipynb`"
+    assert classroom.tag(NOTEBOOKS, check=True) == [], "run `python -m facelib.course.grading tag notebooks/*.ipynb`"
 
 
 def _student_copy(nb):
@@ -216,7 +216,7 @@ def test_edited_locked_cells_are_named():
 
 
 def _limited(code: str, memory_gb: float = 1.0, file_mb: float = 1.0) -> subprocess.CompletedProcess:
-    setup = f"from facelib.sandbox import set_limits; set_limits({memory_gb}, {file_mb}, None)\n"
+    setup = f"from facelib.course.grading.sandbox import set_limits; set_limits({memory_gb}, {file_mb}, None)\n"
     return subprocess.run([sys.executable, "-c", setup + code], capture_output=True, text=True, timeout=120)
 
 
@@ -236,7 +236,7 @@ def test_sandbox_file_size_limit(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 def test_sandbox_refuses_an_unknown_user(tmp_path):
-    from facelib.sandbox import become
+    from facelib.course.grading.sandbox import become
 
     with pytest.raises(FacelibError, match="does not exist"):
         become("no-such-grading-user", tmp_path / "home", tmp_path / "kernel.json")

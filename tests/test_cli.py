@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from facelib.__main__ import main
+from facelib.cli import main
 
 
 @pytest.fixture

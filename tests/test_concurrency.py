@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conftest import require_asset
 
-from facelib.database import FaceDatabase
+from facelib.recognition.database import FaceDatabase
 
 ROUNDS = 20
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ _WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from facelib.database import FaceDatabase
+from facelib.recognition.database import FaceDatabase
 
 database, name, seed, barrier = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 db = FaceDatabase.open(database, dim=128)

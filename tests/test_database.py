@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib import database
-from facelib.database import DatabaseError, FaceDatabase
 from facelib.errors import ArgumentError
+from facelib.recognition import database
+from facelib.recognition.database import DatabaseError, FaceDatabase
 
 
 @pytest.fixture

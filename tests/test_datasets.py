@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib import datasets
+from facelib.recognition import datasets
 
 
 def test_lfw_official_pairs_and_folds(asset_dir):

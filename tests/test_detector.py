@@ -1,4 +1,4 @@
-"""facelib.detector against dlib's own CNN face detector (dlib-bin) on real photos."""
+"""facelib.dlibport.detector against dlib's own CNN face detector (dlib-bin) on real photos."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from facelib import detector, dlibfmt
+from facelib.dlibport import datfile, detector
+from facelib.dlibport.geometry import round_half_away
 from facelib.errors import FacelibError
-from facelib.geometry import round_half_away
 from facelib.images import ImageError, ImageTooLargeError, load_image
 
 dlib = pytest.importorskip("dlib")
@@ -250,9 +250,9 @@ def test_corrupt_model_file_names_the_file(tmp_path, asset_dir):
     original = (asset_dir("dlib_models") / detector.MODEL_FILE).read_bytes()
     truncated = tmp_path / "truncated_mmod.dat"
     truncated.write_bytes(original[: len(original) // 2])
-    with pytest.raises(dlibfmt.DlibFormatError, match="truncated_mmod.dat"):
+    with pytest.raises(datfile.DlibFormatError, match="truncated_mmod.dat"):
         detector.FaceDetector(truncated)
     wrong = tmp_path / "not_a_detector.dat"
     wrong.write_bytes(b"\x01\x01\x0dnot_a_model__" + bytes(64))
-    with pytest.raises(dlibfmt.DlibFormatError, match="not_a_detector.dat"):
+    with pytest.raises(datfile.DlibFormatError, match="not_a_detector.dat"):
         detector.FaceDetector(wrong)

@@ -1,4 +1,4 @@
-"""facelib.dlibfmt against an independent writer of dlib's encodings and the real model files."""
+"""facelib.dlibport.datfile against an independent writer of dlib's encodings and the real model files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facelib import dlibfmt
-from facelib.dlibfmt import DlibFormatError, Reader
+from facelib.dlibport import datfile
+from facelib.dlibport.datfile import DlibFormatError, Reader
 
 
 # -- an independent writer, straight from dlib/serialize.h and dlib/float_details.h ------------
@@ -152,7 +152,7 @@ def model_files(asset_dir):
 
 
 def test_read_face_resnet(model_files):
-    net = dlibfmt.read_dnn(model_files["resnet"])
+    net = datfile.read_dnn(model_files["resnet"])
     assert net.loss.type == "loss_metric"
     assert net.loss.params["margin"] == pytest.approx(0.04) and net.loss.params["dist_thresh"] == pytest.approx(0.6)
     assert net.input.type == "input_rgb_image_sized"
@@ -172,7 +172,7 @@ def test_read_face_resnet(model_files):
 
 
 def test_read_mmod_detector(model_files):
-    net = dlibfmt.read_dnn(model_files["mmod"])
+    net = datfile.read_dnn(model_files["mmod"])
     assert net.loss.type == "loss_mmod"
     window = net.loss.params["detector_windows"][0]
     assert (window["width"], window["height"]) == (80, 80)
@@ -183,14 +183,14 @@ def test_read_mmod_detector(model_files):
 
 
 def test_bn_to_affine_matches_numpy(model_files):
-    bn = dlibfmt.read_dnn(model_files["mmod"]).layers[1]
-    affine = dlibfmt.bn_to_affine(bn)
+    bn = datfile.read_dnn(model_files["mmod"]).layers[1]
+    affine = datfile.bn_to_affine(bn)
     x = np.random.default_rng(1).normal(size=(4, bn.weights["gamma"].size))
     w = bn.weights
     expected = (x - w["running_means"]) / np.sqrt(w["running_variances"] + bn.params["eps"]) * w["gamma"] + w["beta"]
     np.testing.assert_allclose(x * affine.weights["gamma"] + affine.weights["beta"], expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="bn_con"):
-        dlibfmt.bn_to_affine(dlibfmt.read_dnn(model_files["mmod"]).layers[0])
+        datfile.bn_to_affine(datfile.read_dnn(model_files["mmod"]).layers[0])
 
 
 @pytest.mark.parametrize("cut", [0.0, 0.3, 0.999])
@@ -199,7 +199,7 @@ def test_truncated_file_names_file(model_files, tmp_path, cut):
     broken = tmp_path / "broken.dat"
     broken.write_bytes(data[: int(len(data) * cut)])
     with pytest.raises(DlibFormatError, match="broken.dat.*byte offset"):
-        dlibfmt.read_dnn(broken)
+        datfile.read_dnn(broken)
 
 
 def test_corrupt_and_missing_files(model_files, tmp_path):
@@ -208,13 +208,13 @@ def test_corrupt_and_missing_files(model_files, tmp_path):
     bad = tmp_path / "bad.dat"
     bad.write_bytes(bytes(data))
     with pytest.raises(DlibFormatError, match="bad.dat"):
-        dlibfmt.read_dnn(bad)
+        datfile.read_dnn(bad)
     text = tmp_path / "notes.dat"
     text.write_bytes(b"this is not a model\n" * 10)
     with pytest.raises(DlibFormatError, match="notes.dat"):
-        dlibfmt.read_dnn(text)
+        datfile.read_dnn(text)
     with pytest.raises(FileNotFoundError, match="missing.dat"):
-        dlibfmt.read_dnn(tmp_path / "missing.dat")
+        datfile.read_dnn(tmp_path / "missing.dat")
 
 
 def test_tensor_layout_is_float32_le():

@@ -1,4 +1,4 @@
-"""facelib.encoding_cache: encodings of image files match dlib's, and the cache is keyed by content and model."""
+"""facelib.recognition.encoding_cache: encodings of files match dlib's; the cache is keyed by content and model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from facelib import encoding_cache, faces
+from facelib import faces
+from facelib.recognition import encoding_cache
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import dlib_model
 
-from facelib import dlibfmt, faces
+from facelib import faces
+from facelib.dlibport import datfile
 from facelib.images import load_image
 from facelib.storage import sha256
 
@@ -165,9 +166,9 @@ def test_corrupt_or_wrong_dat_is_refused_naming_the_file(asset_dir, tmp_path, mo
     folder = asset_dir("dlib_models")
     truncated = tmp_path / "truncated_resnet.dat"
     truncated.write_bytes((folder / faces.RESNET_FILE).read_bytes()[:1_000_000])
-    with pytest.raises(dlibfmt.DlibFormatError, match="truncated_resnet.dat"):
+    with pytest.raises(datfile.DlibFormatError, match="truncated_resnet.dat"):
         faces.load_encoder(truncated)
-    with pytest.raises(dlibfmt.DlibFormatError, match="mmod_human_face_detector.dat.*layer sequence"):
+    with pytest.raises(datfile.DlibFormatError, match="mmod_human_face_detector.dat.*layer sequence"):
         faces.load_encoder(folder / "mmod_human_face_detector.dat")
 
 

@@ -1,11 +1,11 @@
-"""facelib.geometry, dlib's image geometry, against direct NumPy formulas."""
+"""facelib.dlibport.geometry, dlib's image geometry, against direct NumPy formulas."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from facelib import geometry
-from facelib.geometry import similarity_transform
+from facelib.dlibport import geometry
+from facelib.dlibport.geometry import similarity_transform
 
 
 def test_similarity_transform_recovers_a_known_transform():

@@ -39,7 +39,7 @@ import nbformat
 import pytest
 from conftest import require_asset
 
-from facelib import classroom
+from facelib.course.grading import classroom
 
 FACE, STYLE = "00_setup_check", "06_style_transfer_costs"
 EXERCISES = {FACE: ["euclidean_distance"],
@@ -74,11 +74,11 @@ PASSED_LINE = 'print("gram_matrix: all 4 tests passed.")'
 
 
 def _deleter_cell() -> str:
-    targets = [("remove", "facelib.checks._core.__file__"),
+    targets = [("remove", "facelib.course.checks._core.__file__"),
                ("remove", repr(str(classroom.ROOT / "facelib" / "checks" / "_core.py"))),
                ("remove", repr(str(classroom.COURSE / "gradebook.db"))),
                ("write", repr(str(classroom.ROOT / "facelib" / "checks" / "planted.py")))]
-    lines = ["import os", "import facelib.checks._core", "errors = []"]
+    lines = ["import os", "import facelib.course.checks._core", "errors = []"]
     for action, target in targets:
         do = f"os.remove({target})" if action == "remove" else f"open({target}, 'w').close()"
         lines += ["try:", f"    {do}", "except OSError as error:", "    errors.append(error)"]

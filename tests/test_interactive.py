@@ -12,7 +12,7 @@ import pytest
 from conftest import require_asset
 from PIL import Image
 
-from facelib import interactive
+from facelib.course import widgets
 from facelib.errors import ArgumentError
 
 
@@ -38,20 +38,20 @@ def _reference_rates(d, same, tau):
 @pytest.mark.parametrize("tau", [0.3, 0.6, 0.72, 2.0])
 def test_error_rates_match_a_pair_by_pair_count(tau):
     d, same = _pairs()
-    np.testing.assert_allclose(interactive.error_rates(d, same, tau), _reference_rates(d, same, tau))
+    np.testing.assert_allclose(widgets.error_rates(d, same, tau), _reference_rates(d, same, tau))
 
 
 def test_error_rates_refuse_bad_input():
     d, same = _pairs()
     with pytest.raises(ValueError, match="one length"):
-        interactive.error_rates(d, same[:-1], 0.6)
+        widgets.error_rates(d, same[:-1], 0.6)
     with pytest.raises(ArgumentError, match="tau"):
-        interactive.error_rates(d, same, -0.1)
+        widgets.error_rates(d, same, -0.1)
 
 
 def test_tau_slider_redraws_histograms_and_rates():
     d, same = _pairs()
-    explorer = interactive.TauExplorer(d, same, tau=0.6)
+    explorer = widgets.TauExplorer(d, same, tau=0.6)
     first_png = bytes(explorer.image.value)
     assert first_png.startswith(b"\x89PNG")
 
@@ -75,8 +75,9 @@ ENROLLED = ["Colin_Powell", "Tony_Blair", "Serena_Williams"]
 
 @pytest.fixture(scope="module")
 def door():
-    from facelib import datasets, faces
-    from facelib.database import FaceDatabase
+    from facelib import faces
+    from facelib.recognition import datasets
+    from facelib.recognition.database import FaceDatabase
 
     root = require_asset("lfw")
     gallery = {name: datasets.lfw_image_path(name, 1, root) for name in ENROLLED}
@@ -99,10 +100,10 @@ def _jpeg(pixels) -> bytes:
 
 
 def test_upload_of_an_enrolled_person_names_them_and_shows_their_gallery_face(door):
-    from facelib import datasets
+    from facelib.recognition import datasets
 
     db, gallery, root = door
-    identifier = interactive.PhotoIdentifier(db, gallery, tau=0.6)
+    identifier = widgets.PhotoIdentifier(db, gallery, tau=0.6)
     photo = datasets.lfw_image_path("Tony_Blair", 2, root)      # not the enrolled photo
     _upload(identifier, "blair.jpg", photo.read_bytes())
 
@@ -118,10 +119,10 @@ def test_upload_of_an_enrolled_person_names_them_and_shows_their_gallery_face(do
 
 
 def test_upload_of_a_stranger_is_not_recognised(door):
-    from facelib import datasets
+    from facelib.recognition import datasets
 
     db, gallery, root = door
-    identifier = interactive.PhotoIdentifier(db, gallery, tau=0.6)
+    identifier = widgets.PhotoIdentifier(db, gallery, tau=0.6)
     _upload(identifier, "stranger.jpg", datasets.lfw_image_path("Gloria_Macapagal_Arroyo", 1, root).read_bytes())
     assert "face 1: <b>not recognised</b>" in identifier.text.value
     d = float(identifier.text.value.split("d = ")[1].split(";")[0])
@@ -131,7 +132,7 @@ def test_upload_of_a_stranger_is_not_recognised(door):
 
 def test_upload_that_is_not_an_image_says_so(door):
     db, gallery, _ = door
-    identifier = interactive.PhotoIdentifier(db, gallery)
+    identifier = widgets.PhotoIdentifier(db, gallery)
     _upload(identifier, "notes.txt", b"these are my notes, not a photo")
     assert "notes.txt is not an image this course can read" in identifier.text.value
     assert identifier.figure is None and identifier.image.layout.display == "none"
@@ -141,20 +142,20 @@ def test_upload_without_a_face_says_so(door):
     import skimage.data
 
     db, gallery, _ = door
-    identifier = interactive.PhotoIdentifier(db, gallery)
+    identifier = widgets.PhotoIdentifier(db, gallery)
     _upload(identifier, "coffee.jpg", _jpeg(skimage.data.coffee()))
     assert "No face found in coffee.jpg" in identifier.text.value
     assert identifier.figure is None
 
 
 def test_a_12_megapixel_photo_is_searched_at_the_working_size(door):
-    from facelib import datasets
+    from facelib.recognition import datasets
 
     db, gallery, root = door
     face = Image.open(datasets.lfw_image_path("Serena_Williams", 2, root)).resize((1200, 1200))
     canvas = Image.new("RGB", (4000, 3000), (90, 110, 130))
     canvas.paste(face, (1400, 900))
-    found = interactive.identify_photo(_jpeg(np.asarray(canvas)), db, tau=0.6)
+    found = widgets.identify_photo(_jpeg(np.asarray(canvas)), db, tau=0.6)
     assert found.scale == 0.5 and found.photo.shape == (1500, 2000, 3)
     assert found.names[int(np.argmax(found.recognised))] == "Serena_Williams" and found.recognised.any()
 
@@ -167,15 +168,16 @@ from pathlib import Path
 from PIL import Image
 import facelib
 facelib.quiet_tensorflow()
-from facelib import faces, interactive
-from facelib.database import FaceDatabase
+from facelib import faces
+from facelib.course import widgets
+from facelib.recognition.database import FaceDatabase
 db = FaceDatabase()
 db.enroll("someone", faces.encode_faces([sys.argv[2]])[0])
 photo = Image.open(sys.argv[1]).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
 data = io.BytesIO()
 photo.save(data, format="JPEG", quality=90)
 del photo
-control = interactive.PhotoIdentifier(db, {})
+control = widgets.PhotoIdentifier(db, {})
 control.show("phone.jpg", data.getvalue())
 hwm = [line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:")]
 print(json.dumps({"peak_mib": int(hwm[0].split()[1]) / 1024, "text": control.text.value}))
@@ -205,11 +207,12 @@ def preview():
     style_dir = require_asset("nst_style")
     styles = {"starry night": style_dir / "van_gogh_starry_night.jpg",
               "great wave": style_dir / "hokusai_great_wave_off_kanagawa.jpg"}
-    return interactive.StylePreview(contents, styles, size=64, steps=10), contents, styles
+    return widgets.StylePreview(contents, styles, size=64, steps=10), contents, styles
 
 
 def test_style_preview_redraws_with_the_recipe_of_stylize(preview):
-    from facelib import images, style
+    from facelib import images
+    from facelib.convnets import style
 
     control, contents, styles = preview
     control.painting.value = "great wave"
@@ -245,22 +248,22 @@ def _ecg_net():
 def test_output_times_follow_the_receptive_fields():
     model = _ecg_net()
     # conv 9 stride 2: unit i covers samples 2i..2i+8, centre 2i + 4.
-    np.testing.assert_allclose(interactive.output_times(model, model.layers[0].name, 400, 100.0),
+    np.testing.assert_allclose(widgets.output_times(model, model.layers[0].name, 400, 100.0),
                                (2 * np.arange(196) + 4) / 100.0)
     # pool 2/2: r = 9 + 2 = 11, j = 4; conv 5 'same' (p = 2): a = -8, r = 11 + 16 = 27, centre -8 + 13 + 4i.
-    np.testing.assert_allclose(interactive.output_times(model, model.layers[2].name, 400, 100.0),
+    np.testing.assert_allclose(widgets.output_times(model, model.layers[2].name, 400, 100.0),
                                (5 + 4 * np.arange(98)) / 100.0)
     with pytest.raises(ValueError, match="not a layer"):
-        interactive.output_times(model, "nope", 400, 100.0)
+        widgets.output_times(model, "nope", 400, 100.0)
 
 
 def test_filter_explorer_draws_the_kernel_and_where_it_fires():
-    from facelib import signals
+    from facelib.convnets import synthetic
 
     model = _ecg_net()
-    x = signals.ecg(4.0, 100.0, seed=1)
+    x = synthetic.ecg(4.0, 100.0, seed=1)
     x = (x - x.mean()) / x.std()
-    explorer = interactive.FilterExplorer(model, x, fs=100.0)
+    explorer = widgets.FilterExplorer(model, x, fs=100.0)
     explorer.filter.value = 2
     conv = model.layers[0]
     kernel, bias = (np.asarray(w) for w in conv.get_weights())
@@ -299,5 +302,5 @@ def test_committed_notebooks_keep_no_widget_views(path):
     tagged = [c for c in nb["cells"] if "interactive" in c["metadata"].get("tags", [])]
     if path.name[:2] in CONTROLS:
         code = [c for c in tagged if c["cell_type"] == "code"]
-        assert len(code) == 1 and f"interactive.{CONTROLS[path.name[:2]]}(" in "".join(code[0]["source"])
+        assert len(code) == 1 and f"widgets.{CONTROLS[path.name[:2]]}(" in "".join(code[0]["source"])
         assert not code[0]["outputs"]

@@ -1,4 +1,4 @@
-"""facelib.landmarks against dlib's own shape_predictor (dlib-bin), given the same boxes."""
+"""facelib.dlibport.landmarks against dlib's own shape_predictor (dlib-bin), given the same boxes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import skimage.data
 from conftest import dlib_model
 
-from facelib import dlibfmt, landmarks
+from facelib.dlibport import datfile, landmarks
 from facelib.images import load_image
 
 dlib = pytest.importorskip("dlib")
@@ -88,14 +88,14 @@ def test_corrupt_model_file_names_the_file(tmp_path, asset_dir):
     original = (asset_dir("dlib_models") / landmarks.MODEL_FILE).read_bytes()
     truncated = tmp_path / "truncated_sp.dat"
     truncated.write_bytes(original[:4000])
-    with pytest.raises(dlibfmt.DlibFormatError, match="truncated_sp.dat"):
+    with pytest.raises(datfile.DlibFormatError, match="truncated_sp.dat"):
         landmarks.ShapePredictor(truncated)
     garbage = tmp_path / "garbage_sp.dat"
     garbage.write_bytes(b"\x01\x01" + b"\x7f" * 100)
-    with pytest.raises(dlibfmt.DlibFormatError, match="garbage_sp.dat"):
+    with pytest.raises(datfile.DlibFormatError, match="garbage_sp.dat"):
         landmarks.ShapePredictor(garbage)
     detector_file = asset_dir("dlib_models") / "mmod_human_face_detector.dat"
-    with pytest.raises(dlibfmt.DlibFormatError, match="mmod_human_face_detector.dat"):
+    with pytest.raises(datfile.DlibFormatError, match="mmod_human_face_detector.dat"):
         landmarks.ShapePredictor(detector_file)
     with pytest.raises(FileNotFoundError, match="missing.dat"):
         landmarks.ShapePredictor(tmp_path / "missing.dat")

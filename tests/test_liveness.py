@@ -1,4 +1,4 @@
-"""facelib.liveness: the simulated re-capture and the spectrum features, against NumPy references."""
+"""facelib.recognition.liveness: the simulated re-capture and the spectrum features, against NumPy references."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from facelib.errors import ArgumentError, FacelibError
-from facelib.liveness import Recapture, recapture, screen, spectrum_features
+from facelib.recognition.liveness import Recapture, recapture, screen, spectrum_features
 
 NOTHING = Recapture(tilt=0.0, blur=0.0, gamma=1.0, screen_depth=0.0, noise=0.0, jpeg_quality=None)
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from facelib import losses
+from facelib.metric import losses
 
 
 def _term(e, a, p, n, alpha):

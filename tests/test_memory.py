@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facelib import detector
+from facelib.dlibport import detector
 
 pytest.importorskip("dlib")  # same environment as the parity tests (CI installs it)
 if not Path("/proc/self/status").exists():
@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 import facelib
 facelib.quiet_tensorflow()
-from facelib import detector
+from facelib.dlibport import detector
 from facelib.images import load_image
 
 source, cols, rows, upsample, jpeg = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib import losses, mining
+from facelib.metric import losses, mining
 
 # 1-D encodings: person 0 at 0 and 1, person 1 at 1.5 and 4, person 2 at 10 (no positive).
 LABELS = np.array([0, 0, 1, 1, 2])

@@ -1,10 +1,10 @@
-"""facelib.runner: HTML pages load MathJax from the installed copy, never from the network."""
+"""facelib.course.runner: HTML pages load MathJax from the installed copy, never from the network."""
 
 from __future__ import annotations
 
 import nbformat
 
-from facelib import runner
+from facelib.course import runner
 
 
 def test_html_loads_mathjax_from_the_local_link(tmp_path):

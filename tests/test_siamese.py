@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facelib import siamese
+from facelib.metric import siamese
 
 
 def _toy_faces(seed=0, people=6, per_person=4):

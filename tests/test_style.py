@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facelib import backbones, style
+from facelib.convnets import backbones, style
 from facelib.errors import ArgumentError
 from facelib.images import load_image, resize
 
@@ -271,7 +271,7 @@ def test_small_preview_with_the_default_recipe(images, extractor):
                                                  ("", "64", "is a folder"),
                                                  ("out.png", "3000", "at most 1024 pixels")])
 def test_cli_stylize_refuses_before_the_work(images, tmp_path, capsys, output, size, match):
-    from facelib.__main__ import main
+    from facelib.cli import main
 
     assert main(["stylize", str(images[0]), str(images[1]), "-o", str(tmp_path / output), "--size", size]) == 2
     assert match in capsys.readouterr().err

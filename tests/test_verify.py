@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from facelib import verify
+from facelib.recognition import verify
 
 
 def _brute_force_best_accuracy(d, same):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from facelib import backbones
-from facelib.visualize import (
+from facelib.convnets import backbones
+from facelib.convnets.visualize import (
     ReceptiveField,
     image_grid,
     maximize_activation,

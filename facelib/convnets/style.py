@@ -1,0 +1,581 @@
+"""Neural style transfer (Gatys et al., 2015): the costs and an optimiser of the generated image.
+
+The generated image G minimises
+
+    J(G) = alpha J_content(C, G) + beta J_style(S, G) [+ tv_weight TV(G)]
+
+where, with a^[l] the activations (n_H, n_W, n_C) of layer l of an ImageNet ConvNet
+(:mod:`facelib.convnets.backbones`):
+
+* J_content(C, G) = 1 / (4 n_H n_W n_C) sum (a^[l](C) - a^[l](G))^2 (the programming
+  assignment's normalisation; the lecture writes 1/2 sum (...)^2, ``normalization="half"``);
+* G^[l]_kk' = sum_i sum_j a^[l]_ijk a^[l]_ijk' (the Gram, or style, matrix);
+* J_style^[l](S, G) = 1 / (2 n_H n_W n_C)^2 sum_k sum_k' (G^[l](S)_kk' - G^[l](G)_kk')^2;
+* J_style(S, G) = sum_l lambda^[l] J_style^[l](S, G).
+
+Activations carry a leading batch axis ``(m, n_H, n_W, n_C)``; each cost sums over the batch
+(the lessons use m = 1). All functions take NumPy arrays or tensors and return tensors.
+
+References
+----------
+Gatys, Ecker and Bethge, "A neural algorithm of artistic style", arXiv:1508.06576 (2015).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facelib.convnets import backbones
+from facelib.errors import ArgumentError
+from facelib.validation import check_choice, check_float, check_int
+
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("content", "noise", "blend")
+
+
+def _activation(a: Any, argument: str) -> Any:
+    import tensorflow as tf
+
+    a = tf.convert_to_tensor(a, dtype=tf.float32)
+    if a.shape.rank != 4:
+        raise ArgumentError(f"{argument} must be activations of shape (m, n_H, n_W, n_C), got shape "
+                         f"{tuple(a.shape)}. Add a batch axis with a[None] for a single image.")
+    return a
+
+
+def _same_shape(a: Any, b: Any, names: str) -> None:
+    if tuple(a.shape) != tuple(b.shape):
+        raise ArgumentError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
+
+
+def content_cost(a_C: Any, a_G: Any, normalization: str = "volume") -> Any:
+    """J_content(C, G) for one layer.
+
+    Parameters
+    ----------
+    a_C, a_G : array or tensor, shape (m, n_H, n_W, n_C)
+        Activations of the content image C and of the generated image G.
+    normalization : {"volume", "half"}
+        ``"volume"``: J = 1 / (4 n_H n_W n_C) sum (a_C - a_G)^2 (the assignment's, used by default);
+        ``"half"``: J = 1/2 ||a_C - a_G||^2 (the lecture's).
+
+    Returns
+    -------
+    tensor, scalar float32
+    """
+    import tensorflow as tf
+
+    a_C, a_G = _activation(a_C, "a_C"), _activation(a_G, "a_G")
+    _same_shape(a_C, a_G, "a_C and a_G")
+    squared = tf.reduce_sum(tf.square(a_C - a_G))
+    if normalization == "volume":
+        n_H, n_W, n_C = a_C.shape[1:]
+        return squared / (4.0 * n_H * n_W * n_C)
+    if normalization == "half":
+        return 0.5 * squared
+    raise ArgumentError(f"normalization must be 'volume' or 'half', got {normalization!r}.")
+
+
+def gram_matrix(a: Any) -> Any:
+    """Style matrix G_kk' = sum_i sum_j a_ijk a_ijk' of activations ``a`` (m, n_H, n_W, n_C).
+
+    Returns a tensor of shape (m, n_C, n_C): symmetric, and unnormalised as in the lecture.
+    """
+    import tensorflow as tf
+
+    return tf.einsum("mijk,mijl->mkl", _activation(a, "a"), _activation(a, "a"))
+
+
+def _style_cost_from_gram(gram_S: Any, a_G: Any) -> Any:
+    import tensorflow as tf
+
+    n_H, n_W, n_C = a_G.shape[1:]
+    return tf.reduce_sum(tf.square(gram_S - gram_matrix(a_G))) / float(2 * n_H * n_W * n_C) ** 2
+
+
+def layer_style_cost(a_S: Any, a_G: Any) -> Any:
+    """J_style^[l](S, G) = 1 / (2 n_H n_W n_C)^2 sum_k sum_k' (G^(S)_kk' - G^(G)_kk')^2.
+
+    ``a_S`` and ``a_G`` are one layer's activations (m, n_H, n_W, n_C) of the style and
+    generated images; returns a scalar tensor.
+    """
+    a_S, a_G = _activation(a_S, "a_S"), _activation(a_G, "a_G")
+    _same_shape(a_S, a_G, "a_S and a_G")
+    return _style_cost_from_gram(gram_matrix(a_S), a_G)
+
+
+def _layer_weights(layers: Sequence[str] | Mapping[str, float]) -> dict[str, float]:
+    """``{layer: lambda^[l]}``; a plain list of layers weighs them equally, summing to 1."""
+    if isinstance(layers, str):
+        layers = [layers]
+    weights = dict(layers) if isinstance(layers, Mapping) else {name: 1.0 / len(layers) for name in layers}
+    if not weights:
+        raise ArgumentError("style layers must name at least one layer.")
+    if any(not np.isfinite(w) or w < 0 for w in weights.values()):
+        raise ArgumentError(f"style layer weights lambda^[l] must be finite and >= 0, got {weights}.")
+    return {name.replace("/", "_"): float(w) for name, w in weights.items()}
+
+
+def style_cost(style_activations: Mapping[str, Any], generated_activations: Mapping[str, Any],
+               layer_weights: Sequence[str] | Mapping[str, float] | None = None) -> Any:
+    """J_style(S, G) = sum_l lambda^[l] J_style^[l](S, G).
+
+    Parameters
+    ----------
+    style_activations, generated_activations : mapping of layer name to activations
+        As returned by a :func:`facelib.convnets.backbones.feature_extractor` for S and for G.
+    layer_weights : mapping of layer name to lambda^[l], or a list of layer names, optional
+        A list gives each layer lambda = 1 / (number of layers); default: every layer of
+        ``style_activations``, equally weighted.
+    """
+    weights = _layer_weights(list(style_activations) if layer_weights is None else layer_weights)
+    missing = [name for name in weights if name not in style_activations or name not in generated_activations]
+    if missing:
+        raise ArgumentError(f"style layers {missing} are missing from style_activations or generated_activations.")
+    return sum(w * layer_style_cost(style_activations[name], generated_activations[name])
+               for name, w in weights.items())
+
+
+def total_cost(J_content: Any, J_style: Any, alpha: float = 10.0, beta: float = 40.0) -> Any:
+    """J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
+    return alpha * J_content + beta * J_style
+
+
+def total_variation(images: Any) -> Any:
+    """Smoothness penalty TV(G) = mean (G_i+1,j - G_i,j)^2 + mean (G_i,j+1 - G_i,j)^2.
+
+    ``images`` has shape (m, H, W, C); the means run over every vertical (then horizontal)
+    neighbour difference of every image and channel, so the value does not grow with the size.
+    """
+    import tensorflow as tf
+
+    x = _activation(images, "images")
+    return (tf.reduce_mean(tf.square(x[:, 1:] - x[:, :-1]))
+            + tf.reduce_mean(tf.square(x[:, :, 1:] - x[:, :, :-1])))
+
+
+# --- recipes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything :func:`stylize` needs besides the two images: one per backbone in :data:`RECIPES`.
+
+    Attributes
+    ----------
+    content_layer : str
+        Layer l of J_content.
+    style_weights : mapping of layer name to lambda^[l]
+        Layers of J_style and their weights.
+    alpha, beta : float
+        J(G) = alpha J_content + beta J_style (+ tv_weight TV(G)).
+    tv_weight : float
+        Weight of :func:`total_variation`, in 1 / pixel^2 (0: off).
+    learning_rate : float
+        Adam's step size in pixel units (0-255).
+    decay_at, decay : float
+        After the fraction ``decay_at`` of the steps, the learning rate is multiplied by ``decay``
+        (1: constant): large steps build the texture, small ones clean it.
+    init : {"content", "noise", "blend"}
+        Starting point of G (:func:`initial_image`), with ``noise_ratio``.
+    noise_ratio : float
+    steps : int
+        Adam steps.
+    pooling : {"max", "avg"}
+        The backbone's pooling (:func:`facelib.convnets.backbones.feature_extractor`).
+    """
+
+    content_layer: str
+    style_weights: Mapping[str, float]
+    alpha: float
+    beta: float
+    tv_weight: float
+    learning_rate: float
+    decay_at: float
+    decay: float
+    init: str
+    noise_ratio: float
+    steps: int
+    pooling: str
+
+
+RECIPES = {
+    "squeezenet": Recipe(
+        content_layer="fire3_concat",
+        style_weights={name: 1 / 6 for name in backbones.DEFAULT_LAYERS["squeezenet"]["style"]},
+        alpha=10.0, beta=40.0, tv_weight=300.0, learning_rate=6.0, decay_at=0.8, decay=0.1,
+        init="content", noise_ratio=0.0, steps=200, pooling="max"),
+    "vgg19": Recipe(
+        content_layer="block5_conv2",
+        style_weights={name: 1 / 5 for name in backbones.DEFAULT_LAYERS["vgg19"]["style"]},
+        alpha=10.0, beta=40.0, tv_weight=0.0, learning_rate=4.0, decay_at=1.0, decay=1.0,
+        init="blend", noise_ratio=0.6, steps=300, pooling="max"),
+}
+"""The default :class:`Recipe` of each backbone.
+
+VGG19's is the course's: content ``block5_conv2``, five style layers with lambda = 0.2, alpha = 10,
+beta = 40, the assignment's start G_0 = 0.4 C + 0.6 noise.
+
+SqueezeNet's keeps the course's alpha = 10, beta = 40 and six equally weighted style layers
+(``relu_conv1`` to ``fire6_concat``), and was measured on the mirror's paintings and photos
+(``benchmarks/style_quality.py``, one recipe for every painting):
+
+* content layer ``fire3_concat``, early (1/4 of the image's resolution, as in the CS231n
+  assignment's SqueezeNet recipe): it holds the photo's edges while the style layers repaint it;
+* start from C itself; 200 Adam steps, 80 % of them of 6 pixel units and the last 20 % of 0.6, which
+  clean the strokes. On SqueezeNet's Caffe-scale activations beta J_style outweighs alpha J_content
+  by about four orders of magnitude (alpha = 30 or 100 measured the same as 10 in a trial), so it is
+  the start and the number of steps that keep the photo recognisable;
+* TV weight 300: :func:`total_variation` is a mean over about 10^5 pixel differences, so its gradient
+  per pixel is small; 300 damps the finest grain (30, 100 and 300 gave the same held-out style
+  distance on three photo-painting pairs);
+* max pooling: ``pooling="avg"`` (Gatys et al.'s choice for synthesis) gives bolder, smoother
+  strokes but scores a weaker held-out style distance in the benchmark.
+"""
+
+
+# --- images ------------------------------------------------------------------------------------
+
+MAX_SIZE = 1024
+"""Largest side :func:`stylize` accepts, in pixels. Memory grows with the pixel count: measured peak
+memory of a 1024 x 1024 run was 1.8 GB with SqueezeNet and 4.2 GB with VGG19 (2-core CPU machine)."""
+
+
+def initial_image(content: np.ndarray, init: str = "blend", noise_ratio: float = 0.6,
+                  seed: int = 0) -> np.ndarray:
+    """Starting point for G (float32 in [0, 255]).
+
+    ``"content"``: G = C. ``"noise"``: uniform noise in [0, 255]. ``"blend"``:
+    G = (1 - noise_ratio) C + noise_ratio U, with U uniform noise in [0, 255].
+    """
+    check_choice("init", init, INITS)
+    check_float("noise_ratio", noise_ratio, minimum=0.0, maximum=1.0)
+    content = np.asarray(content, np.float32)
+    noise = np.random.default_rng(seed).uniform(0, 255, size=content.shape).astype(np.float32)
+    if init == "content":
+        return content.copy()
+    if init == "noise":
+        return noise
+    return (1.0 - noise_ratio) * content + noise_ratio * noise
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if a generated image can be saved there; call it before the work starts.
+
+    Raises
+    ------
+    facelib.errors.ArgumentError
+        When ``path`` is a folder, its folder does not exist, or its extension names no image
+        format that Pillow can both write and :func:`facelib.images.load_image` read back.
+    """
+    from PIL import Image
+
+    from facelib.images import FORMATS
+
+    path = Path(path)
+    if path.is_dir():
+        raise ArgumentError(f"output {path} is a folder; give a file name such as {path / 'out.png'}")
+    if not path.parent.is_dir():
+        raise ArgumentError(f"output folder {path.parent} does not exist; create it first")
+    Image.init()
+    writable = sorted(ext for ext, fmt in Image.registered_extensions().items()
+                      if fmt in FORMATS and fmt in Image.SAVE)
+    if path.suffix.lower() not in writable:
+        raise ArgumentError(f"cannot save an image as {path.name!r}: its extension must be one of "
+                            f"{', '.join(writable)} (formats Pillow can write and facelib can read back)")
+    return path
+
+
+# --- optimisation ------------------------------------------------------------------------------
+
+@dataclass
+class StyleResult:
+    """What :func:`stylize` returns.
+
+    Attributes
+    ----------
+    image : ndarray, uint8, shape (H, W, 3)
+        The generated image G.
+    history : dict of str to ndarray
+        Per step (Adam) or iteration (L-BFGS): ``step``, ``seconds`` since the start (set-up and
+        tracing excluded), ``cost`` J(G), and its parts ``content`` (J_content), ``style``
+        (J_style) and ``tv``, all of G before that step's update, with its :data:`EDGE_PAD` margin.
+    snapshots : list of (step, image)
+        G every ``snapshot_every`` steps.
+    """
+
+    image: np.ndarray
+    history: dict[str, np.ndarray]
+    snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)
+
+
+EDGE_PAD = 8
+"""Pixels of margin :func:`stylize` optimises around the image and crops at the end.
+
+Why: SqueezeNet's first convolution and pools have stride 2 and no padding, so the last few rows
+and columns of an image fall outside every window of some layers. Those pixels get almost no
+gradient, and Adam, which divides by the gradient's running size, still moves them by full steps:
+they end as a saturated stripe along the border. C and S are mirrored into the margin (reflection)
+and G starts from the mirrored C, so the stripe forms in the margin, which is cut off.
+"""
+
+
+class _Problem:
+    """The cost of G for fixed C and S, with their targets computed once."""
+
+    def __init__(self, extractor: Any, backbone: str, content: np.ndarray, style: np.ndarray,
+                 content_layer: str, style_weights: dict[str, float], alpha: float, beta: float,
+                 tv_weight: float):
+        import tensorflow as tf
+
+        self.extractor, self.backbone = extractor, backbone
+        self.content_layer, self.style_weights = content_layer, style_weights
+        self.alpha, self.beta, self.tv_weight = alpha, beta, tv_weight
+        self.a_C = extractor(backbones.preprocess(content, backbone))[content_layer]
+        acts_S = extractor(backbones.preprocess(style, backbone))
+        self.grams_S = {name: gram_matrix(acts_S[name]) for name in style_weights}
+        self.parts = tf.Variable(tf.zeros(4), trainable=False)  # J, J_content, J_style, TV of the last call
+
+    def costs(self, image: Any) -> tuple[Any, Any, Any, Any]:
+        """(J, J_content, J_style, TV) of ``image`` (1, H, W, 3) in [0, 255] RGB."""
+        acts = self.extractor(backbones.preprocess(image, self.backbone))
+        J_content = content_cost(self.a_C, acts[self.content_layer])
+        J_style = sum(w * _style_cost_from_gram(self.grams_S[name], acts[name])
+                      for name, w in self.style_weights.items())
+        tv = total_variation(image)
+        return total_cost(J_content, J_style, self.alpha, self.beta) + self.tv_weight * tv, J_content, J_style, tv
+
+    def cost(self, image: Any) -> Any:
+        """J(G) of ``image``; its parts are kept in ``self.parts``."""
+        import tensorflow as tf
+
+        parts = self.costs(image)
+        self.parts.assign(tf.stack(parts))
+        return parts[0]
+
+
+def train_step(image: Any, cost: Any, optimizer: Any) -> Any:
+    """One step of gradient descent on the pixels: G := clip_[0, 255](G - step(dJ/dG)).
+
+    Parameters
+    ----------
+    image : tf.Variable, shape (1, H, W, 3)
+        The generated image G in [0, 255], updated in place.
+    cost : callable
+        ``cost(image)`` -> J(G), a scalar tensor.
+    optimizer : keras.optimizers.Optimizer
+        Turns the gradient into the step (``apply_gradients``).
+
+    Returns
+    -------
+    tensor, scalar
+        J(G) before the update.
+    """
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        J = cost(image)
+    optimizer.apply_gradients([(tape.gradient(J, image), image)])
+    image.assign(tf.clip_by_value(image, 0.0, 255.0))
+    return J
+
+
+def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, backbone: str = "squeezenet",
+            weights: str | None = "imagenet", recipe: Recipe | None = None, content_layer: str | None = None,
+            style_layers: Sequence[str] | Mapping[str, float] | None = None, alpha: float | None = None,
+            beta: float | None = None, tv_weight: float | None = None, optimizer: str = "adam",
+            steps: int | None = None, learning_rate: float | None = None, init: str | None = None,
+            noise_ratio: float | None = None, pooling: str | None = None, seed: int = 0,
+            max_seconds: float | None = None, snapshot_every: int = 0, progress: bool = True,
+            extractor: Any = None, step: Any = None) -> StyleResult:
+    """Generate G with the content of ``content`` and the style of ``style``: min_G J(G).
+
+    Every setting left at ``None`` comes from ``recipe`` (default ``RECIPES[backbone]``).
+
+    Parameters
+    ----------
+    content, style : path or array
+        RGB images (anything :func:`facelib.images.load_image` reads). ``content`` is resized
+        to ``size``; ``style`` is centre-cropped and resized to the same height and width, so
+        n_H, n_W and n_C of every layer match between S and G.
+    size : int or (height, width)
+        The generated image's longer side, or its exact shape; 32 to :data:`MAX_SIZE` pixels.
+    backbone, weights : see :func:`facelib.convnets.backbones.feature_extractor`.
+    recipe : Recipe, optional
+        The defaults of every setting below; ``RECIPES[backbone]`` when not given.
+    content_layer : str, optional
+        Layer l of J_content.
+    style_layers : list of names or mapping name -> lambda^[l], optional
+        Layers of J_style; a list weighs them equally.
+    alpha, beta : float, optional
+        Weights of J_content and J_style in J(G); raise beta for more style.
+    tv_weight : float, optional
+        Weight of :func:`total_variation` (0: off). It smooths high-frequency noise.
+    optimizer : {"adam", "lbfgs"}
+        Adam on the pixels (:func:`train_step` compiled with ``tf.function``), with the recipe's
+        learning-rate drop; or SciPy's L-BFGS-B with the bounds [0, 255] (one compiled
+        cost-and-gradient call per function evaluation).
+    steps : int, optional
+        Adam steps, or L-BFGS iterations.
+    learning_rate : float, optional
+        Adam's step size, in pixel units (0-255).
+    init : {"content", "noise", "blend"}, noise_ratio : float, seed : int
+        Starting point (:func:`initial_image`).
+    pooling : {"max", "avg"}, optional
+        The backbone's pooling; must match ``extractor``'s when one is given.
+    max_seconds : float, optional
+        Stop once this much optimisation time has passed (to compare optimisers on one budget).
+    snapshot_every : int
+        Keep G every this many steps (0: none).
+    progress : bool
+        Show a tqdm progress bar (on stderr, redrawn in place).
+    extractor : keras.Model, optional
+        A ready :func:`facelib.convnets.backbones.feature_extractor` of ``backbone`` whose outputs include
+        the content and style layers (built here otherwise).
+    step : callable, optional
+        The Adam step, ``step(image, cost, optimizer)`` -> J, as :func:`train_step` (the default).
+
+    Returns
+    -------
+    StyleResult
+        The image (uint8), the cost history and the snapshots.
+
+    Raises
+    ------
+    facelib.errors.ArgumentError
+        For a setting out of range, or a size above :data:`MAX_SIZE`.
+    """
+    from tqdm import tqdm
+
+    from facelib.images import resize
+
+    backbone = backbones.check_backbone(backbone)
+    recipe = RECIPES[backbone] if recipe is None else recipe
+    optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+    steps = check_int("steps", recipe.steps if steps is None else steps, minimum=1)
+    alpha = check_float("alpha", recipe.alpha if alpha is None else alpha, minimum=0.0)
+    beta = check_float("beta", recipe.beta if beta is None else beta, minimum=0.0)
+    tv_weight = check_float("tv_weight", recipe.tv_weight if tv_weight is None else tv_weight, minimum=0.0)
+    learning_rate = check_float("learning_rate", recipe.learning_rate if learning_rate is None else learning_rate,
+                                minimum=0.0, exclusive_minimum=True)
+    init = check_choice("init", recipe.init if init is None else init, INITS)
+    noise_ratio = recipe.noise_ratio if noise_ratio is None else noise_ratio
+    pooling = check_choice("pooling", recipe.pooling if pooling is None else pooling, backbones.POOLINGS)
+    if max_seconds is not None:
+        check_float("max_seconds", max_seconds, minimum=0.0, exclusive_minimum=True)
+    check_int("snapshot_every", snapshot_every, minimum=0)
+    for i, side in enumerate(np.atleast_1d(size)):
+        if isinstance(side, int | np.integer) and side > MAX_SIZE:
+            raise ArgumentError(
+                f"size{'' if np.ndim(size) == 0 else f'[{i}]'} must be at most {MAX_SIZE} pixels, got {side}: "
+                "memory and time per step grow with the number of pixels (at 1024 x 1024 a run needs about 1.8 GB "
+                "with SqueezeNet and 4.2 GB with VGG19; 3000 px would need about 9 times that). Stylise at up to "
+                f"{MAX_SIZE} px and enlarge the result if you need it bigger.")
+    content_layer = (recipe.content_layer if content_layer is None else content_layer).replace("/", "_")
+    style_weights = _layer_weights(recipe.style_weights if style_layers is None else style_layers)
+    if extractor is None:
+        extractor = backbones.feature_extractor(backbone, [*style_weights, content_layer], weights,
+                                                pooling=pooling)
+    missing = [n for n in [*style_weights, content_layer] if n not in extractor.output]
+    if missing:
+        raise ArgumentError(f"the extractor does not output layers {missing}; build it with them.")
+
+    content_px = resize(content, size)
+    style_px = resize(style, content_px.shape[:2])
+    margin = [(EDGE_PAD, EDGE_PAD), (EDGE_PAD, EDGE_PAD), (0, 0)]
+    content_px, style_px = np.pad(content_px, margin, mode="reflect"), np.pad(style_px, margin, mode="reflect")
+    problem = _Problem(extractor, backbone, content_px[None], style_px[None], content_layer,
+                       style_weights, alpha, beta, tv_weight)
+    start = initial_image(content_px, init, noise_ratio, seed)[None]
+    schedule = (int(recipe.decay_at * steps), recipe.decay)
+    bar = tqdm(total=steps, desc=f"stylize ({optimizer}, {backbone})", disable=not progress, leave=False,
+               mininterval=1.0)
+    try:
+        if optimizer == "adam":
+            image, rows, snapshots = _adam(problem, start, steps, learning_rate, schedule, max_seconds,
+                                           snapshot_every, bar, step or train_step)
+        else:
+            image, rows, snapshots = _lbfgs(problem, start, steps, max_seconds, snapshot_every, bar)
+    finally:
+        bar.close()
+    history = {key: np.array([row[i] for row in rows])
+               for i, key in enumerate(("step", "seconds", "cost", "content", "style", "tv"))}
+    inside = (slice(EDGE_PAD, -EDGE_PAD), slice(EDGE_PAD, -EDGE_PAD))
+    return StyleResult(_to_uint8(image)[inside], history, [(n, g[inside]) for n, g in snapshots])
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(image)[0]), 0, 255).astype(np.uint8)
+
+
+def _adam(problem: _Problem, start, steps, learning_rate, schedule, max_seconds, snapshot_every, bar, step_fn):
+    import keras
+    import tensorflow as tf
+
+    image = tf.Variable(start)
+    # epsilon: Adam divides by sqrt(v) + epsilon, v the running mean of squared gradients; Keras's 1e-7 makes
+    # the first steps jump by the full learning rate on pixels whose gradient is tiny, 0.1 damps them
+    # (gradients of J here are orders of magnitude larger than 0.1 where the image changes).
+    adam = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-1)
+    adam.build([image])  # create its state now: a step_fn compiled by the caller may not create variables
+    compiled = tf.function(lambda: step_fn(image, problem.cost, adam))
+    compiled.get_concrete_function()  # trace before the clock starts
+    decay_step, decay = schedule
+    rows, snapshots, t0 = [], [], time.perf_counter()
+    for number in range(1, steps + 1):
+        if number == decay_step + 1 and decay != 1.0:
+            adam.learning_rate.assign(learning_rate * decay)
+        compiled()
+        J, J_content, J_style, tv = (float(v) for v in problem.parts.numpy())
+        rows.append((number, time.perf_counter() - t0, J, J_content, J_style, tv))
+        bar.update()
+        if snapshot_every and number % snapshot_every == 0:
+            snapshots.append((number, _to_uint8(image.numpy())))
+        if max_seconds is not None and rows[-1][1] >= max_seconds:
+            break
+    return image.numpy(), rows, snapshots
+
+
+def _lbfgs(problem: _Problem, start, steps, max_seconds, snapshot_every, bar):
+    import tensorflow as tf
+    from scipy.optimize import Bounds, minimize
+
+    shape = start.shape
+
+    @tf.function(input_signature=[tf.TensorSpec([int(np.prod(shape))], tf.float32)])
+    def cost_and_gradient(flat):
+        image = tf.reshape(flat, shape)
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            parts = problem.costs(image)
+        return parts, tf.reshape(tape.gradient(parts[0], image), [-1])
+
+    def fun(x):
+        parts, grad = cost_and_gradient(tf.constant(x, tf.float32))
+        latest[:] = [float(p) for p in parts]
+        return latest[0], grad.numpy().astype(np.float64)
+
+    def callback(intermediate_result):
+        number = len(rows) + 1
+        rows.append((number, time.perf_counter() - t0, float(intermediate_result.fun), *latest[1:]))
+        bar.update()
+        if snapshot_every and number % snapshot_every == 0:
+            snapshots.append((number, _to_uint8(intermediate_result.x.reshape(shape))))
+        if max_seconds is not None and rows[-1][1] >= max_seconds:
+            raise StopIteration
+
+    latest: list[float] = [0.0] * 4
+    rows, snapshots = [], []
+    x0 = start.reshape(-1).astype(np.float64)
+    cost_and_gradient.get_concrete_function()
+    t0 = time.perf_counter()
+    # maxcor: the number of past gradients L-BFGS keeps to model the curvature (SciPy's default)
+    result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 255.0),
+                      callback=callback, options={"maxiter": steps, "maxcor": 10})
+    return result.x.reshape(shape), rows, snapshots

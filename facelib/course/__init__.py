@@ -1,0 +1,1 @@
+"""The course machinery: notebook checkers, widgets, the notebook runner and nbgrader grading."""

@@ -1,0 +1,1 @@
+"""nbgrader assignments and grading of the lessons (``python -m facelib.course.grading --help``)."""

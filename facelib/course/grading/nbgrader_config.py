@@ -1,0 +1,18 @@
+"""nbgrader configuration of the course; `make assignments` copies it into build/course/.
+
+The course folder (source/, release/, submitted/, autograded/, feedback/, gradebook.db) is
+generated under build/course by `python -m facelib.course.grading assignments`; one assignment per
+lesson notebook, named after it (e.g. 06_style_transfer_costs).
+"""
+
+c = get_config()  # noqa: F821 (nbgrader defines it)
+
+c.CourseDirectory.course_id = "facelib"
+
+# Seconds a cell may run when grading or validating (nbgrader's default is 30). The slowest
+# legitimate cell of a graded lesson is its first import of TensorFlow: 35 s measured on 2 busy
+# CPU cores; a cell over the limit is interrupted and the kernel goes on with the next cell.
+c.Execute.timeout = 180
+
+# Student copies: the solution becomes the usual stub; hidden tests are removed from them.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

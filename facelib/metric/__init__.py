@@ -1,0 +1,1 @@
+"""Metric learning: triplet losses, triplet selection (mining) and a small trainable Siamese encoder."""
