@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facelib.errors import ArgumentError
 from facelib.metric import losses, mining
 
 # 1-D encodings: person 0 at 0 and 1, person 1 at 1.5 and 4, person 2 at 10 (no positive).
@@ -30,6 +31,31 @@ def test_batch_hard_takes_the_farthest_of_several_positives():
     labels = np.array([0, 0, 0, 1])
     emb = np.array([[0.0], [1.0], [3.0], [2.0]])
     assert mining.batch_hard_triplets(labels, emb)[0].tolist() == [0, 2, 3]
+
+
+def test_batch_hard_from_distances_matches_a_loop_and_ignores_the_distance_scale():
+    rng = np.random.default_rng(3)
+    labels = rng.permutation(np.array([4, 4, 4, 9, 9, 1, 7, 7]))          # person 1: no positive
+    emb = rng.normal(size=(8, 5))
+    d = np.sqrt(np.sum((emb[:, None] - emb[None]) ** 2, axis=-1))
+    expected = [(a, max((p for p in range(8) if p != a and labels[p] == labels[a]), key=lambda p: d[a, p]),
+                 min((n for n in range(8) if labels[n] != labels[a]), key=lambda n: d[a, n]))
+                for a in range(8) if labels[a] != 1]
+    got = mining.batch_hard_from_distances(d, labels)
+    assert got.dtype == np.int64 and got.tolist() == [list(t) for t in expected]
+    assert mining.batch_hard_from_distances(d**2, labels).tolist() == got.tolist()
+    assert mining.batch_hard_triplets(labels, emb).tolist() == got.tolist()
+
+
+def test_batch_hard_from_distances_without_a_negative_gives_no_rows():
+    assert mining.batch_hard_from_distances(np.ones((3, 3)), [5, 5, 5]).shape == (0, 3)
+
+
+@pytest.mark.parametrize("d, match", [(np.zeros((4, 3)), "shape"), (np.zeros((3, 3)), "shape"),
+                                      (np.full((4, 4), np.nan), "NaN")])
+def test_batch_hard_from_distances_refuses_bad_matrices(d, match):
+    with pytest.raises(ArgumentError, match=match):
+        mining.batch_hard_from_distances(d, [0, 0, 1, 1])
 
 
 def test_semi_hard_picks_closest_negative_beyond_the_positive():

@@ -65,14 +65,46 @@ def batch_hard_triplets(labels, encodings) -> np.ndarray:
     """Per usable anchor: its farthest positive and its closest negative, shape (k, 3).
 
     p = argmax_{p: same person} d(a, p), n = argmin_{n: other person} d(a, n); ties go to the
-    lowest index.
+    lowest index. The same choice as :func:`batch_hard_from_distances` on the squared distances.
     """
     labels = _labels(labels)
-    d = _distances(labels, encodings)
+    return batch_hard_from_distances(_distances(labels, encodings), labels)
+
+
+def batch_hard_from_distances(distances, labels) -> np.ndarray:
+    """Batch-hard triplets from a distance matrix, with two boolean masks, shape (k, 3).
+
+    With the masks positive[a, p] = (labels[a] == labels[p]) and a != p, and
+    negative[a, n] = labels[a] != labels[n], each anchor a that has a positive and a negative
+    gives the row (a, p, n) with p = argmax_{positive[a, p]} D[a, p] (its farthest positive) and
+    n = argmin_{negative[a, n]} D[a, n] (its closest negative); ties go to the lowest index and
+    rows come in anchor order. Any distance that grows with the Euclidean one (plain or squared)
+    gives the same triplets.
+
+    Parameters
+    ----------
+    distances : array, shape (n, n)
+        D[i, j], the distance between the encodings of items i and j.
+    labels : array, shape (n,)
+        The person of each item.
+
+    Raises
+    ------
+    ArgumentError
+        If ``distances`` is not a finite (n, n) matrix with n = len(labels).
+    """
+    labels = _labels(labels)
+    d = np.asarray(distances, dtype=np.float64)
+    if d.shape != (labels.size, labels.size):
+        raise ArgumentError(f"distances must have shape (n, n) with n = len(labels) = {labels.size}, "
+                            f"got {d.shape}")
+    if not np.all(np.isfinite(d)):
+        raise ArgumentError("distances contain NaN or infinite values")
     pos, neg = _masks(labels)
-    rows = [(a, np.argmax(np.where(pos[a], d[a], -np.inf)), np.argmin(np.where(neg[a], d[a], np.inf)))
-            for a in range(labels.size) if pos[a].any() and neg[a].any()]
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+    anchors = np.flatnonzero(pos.any(axis=1) & neg.any(axis=1))
+    hardest_positive = np.argmax(np.where(pos, d, -np.inf), axis=1)
+    hardest_negative = np.argmin(np.where(neg, d, np.inf), axis=1)
+    return np.stack([anchors, hardest_positive[anchors], hardest_negative[anchors]], axis=1).astype(np.int64)
 
 
 def semi_hard_triplets(labels, encodings) -> np.ndarray:
