@@ -12,6 +12,8 @@ c.CourseDirectory.course_id = "facelib"
 # Seconds a cell may run when grading or validating (nbgrader's default is 30). The slowest
 # legitimate cell of a graded lesson is its first import of TensorFlow: 35 s measured on 2 busy
 # CPU cores; a cell over the limit is interrupted and the kernel goes on with the next cell.
+# `grade` adds a limit for the whole notebook (--minutes, default 10) and runs every kernel in
+# its sandbox (facelib/course/grading/sandbox.py); those settings are made in code, not here.
 c.Execute.timeout = 180
 
 # Student copies: the solution becomes the usual stub; hidden tests are removed from them.
