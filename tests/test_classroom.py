@@ -286,8 +286,14 @@ def test_the_sandbox_binds_no_course_checkout_or_secret(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="grading uids are chosen only as root")
 def test_a_grading_uid_that_belongs_to_a_user_is_refused():
-    with pytest.raises(FacelibError, match="belongs to user 'root'"):
-        grader._uid_pool(0, 2)
+    with pytest.raises(FacelibError, match="belongs to user 'root'"), grader._uid_pool(0, 2):
+        pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="grading uids are chosen only as root")
+def test_two_grading_runs_never_share_a_uid():
+    with grader._uid_pool(61500, 2) as first, grader._uid_pool(61500, 2) as second:
+        assert sorted(first.queue) == [61500, 61501] and sorted(second.queue) == [61502, 61503]
 
 
 def test_validate_reports_a_lesson_whose_tests_fail(tmp_path):

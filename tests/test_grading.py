@@ -84,6 +84,7 @@ SOLUTION = "def euclidean_distance(x, y):\n    return np.sqrt(np.sum(np.square(x
 SANDBOXED = "open('/proc/1/comm').read().strip() == 'bwrap'"  # a dangerous attack fires only inside the sandbox
 MARK = "facelib-grading-test-daemon"
 CHECKS = Path(checks.__file__).parent
+FIRST_UID = 61100
 
 EXPECTED = {  # honest student -> notebook -> points per exercise, in notebook order
     "solution": {FACE: [1], STYLE: [1, 1, 1, 1, 1]},
@@ -348,7 +349,8 @@ def graded(course, tmp_path_factory):
     try:
         start = time.perf_counter()
         results = grader.grade(submissions, jobs=2, stems=[FACE, STYLE], course=folder, out=out, work=work,
-                               limits=grader.Limits(cell_seconds=60, submission_seconds=300, memory_gb=4))
+                               limits=grader.Limits(cell_seconds=60, submission_seconds=300, memory_gb=4),
+                               first_uid=FIRST_UID)
         seconds = time.perf_counter() - start
     finally:
         del os.environ["FACELIB_GRADING_SECRET"]
@@ -411,7 +413,7 @@ def test_nothing_root_owns_was_changed_or_leaked(graded):
 
 def test_nothing_of_a_submission_runs_after_the_run(graded):
     assert _processes(MARK) == []
-    uids = {str(uid) for uid in range(61000, 61002)}
+    uids = {str(uid) for uid in range(FIRST_UID, FIRST_UID + 10)}  # 2 of them, or more when other runs held some
     running = [s.parent.name for s in Path("/proc").glob("[0-9]*/status")
                if uids & set(next((ln.split()[1:3] for ln in s.read_text().splitlines() if ln.startswith("Uid:")), []))]
     assert running == []

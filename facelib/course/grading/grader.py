@@ -22,6 +22,7 @@ For each ``SUBMISSIONS/<student>/<stem>.ipynb`` (or ``<student>/<stem>/<stem>.ip
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import html
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -385,25 +387,60 @@ def write_grades(results: list[Result], path: Path) -> None:
                              f"{sum(r.max_points.values()):g}", "; ".join(r.notes)])
 
 
-def _uid_pool(first_uid: int, jobs: int) -> queue.Queue:
-    """``jobs`` uids from ``first_uid`` with no passwd entry and no process (root), else the caller's (None)."""
+UID_LOCKS = Path("/run/facelib-grading")   # root's: one lock per grading uid in use, across grading runs
+
+
+@contextlib.contextmanager
+def _uid_pool(first_uid: int, jobs: int) -> Iterator[queue.Queue]:
+    """``jobs`` uids for the kernels (as root), each locked for this run, else the caller's (None).
+
+    From ``first_uid`` on, a uid that another grading run on this machine holds is passed over (so
+    two runs never share one); a uid with a passwd entry is refused; anything left running as a
+    uid this run takes (a crashed run's) is killed first.
+
+    Raises
+    ------
+    FacelibError
+        If a uid on the way belongs to a user, or 100 uids on are all taken.
+    """
+    import fcntl
     import pwd
 
     pool: queue.Queue = queue.Queue()
     if os.geteuid() != 0:
         for _ in range(jobs):
             pool.put(None)
-        return pool
-    for uid in range(first_uid, first_uid + jobs):
-        try:
-            raise FacelibError(f"uid {uid} belongs to user {pwd.getpwuid(uid).pw_name!r}: grading needs "
-                               f"{jobs} unused uids from {first_uid} on (pass another --first-uid)")
-        except KeyError:
-            pass
-        if sandbox.kill_uid(uid):
-            print(f"killed processes left running as grading uid {uid}", file=sys.stderr)
-        pool.put(uid)
-    return pool
+        yield pool
+        return
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    if UID_LOCKS.is_symlink() or UID_LOCKS.stat().st_uid != 0:
+        raise FacelibError(f"{UID_LOCKS} must be a folder of root's")
+    locks: list[int] = []
+    try:
+        for uid in range(first_uid, first_uid + 100):
+            if len(locks) == jobs:
+                break
+            try:
+                raise FacelibError(f"uid {uid} belongs to user {pwd.getpwuid(uid).pw_name!r}: grading needs "
+                                   f"{jobs} unused uids from {first_uid} on (pass another --first-uid)")
+            except KeyError:
+                pass
+            lock = os.open(UID_LOCKS / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock)
+                continue
+            locks.append(lock)
+            if sandbox.kill_uid(uid):
+                print(f"killed processes left running as grading uid {uid}", file=sys.stderr)
+            pool.put(uid)
+        else:
+            raise FacelibError(f"uids {first_uid} to {first_uid + 99} are taken by other grading runs")
+        yield pool
+    finally:
+        for lock in locks:
+            os.close(lock)
 
 
 def _socket_root() -> Path:
@@ -468,7 +505,6 @@ def grade(submissions: Path, jobs: int = 1, stems: list[str] | None = None, limi
     work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o700)
     lib = make_read_only_copy(work / "lib")
-    uids = _uid_pool(first_uid, jobs)
     students = sorted(p.name for p in submissions.iterdir() if not p.name.startswith(".")
                       and (stat.S_ISDIR(p.lstat().st_mode) or p.is_symlink()))  # a link is refused, and listed
     results: list[Result] = []
@@ -476,7 +512,7 @@ def grade(submissions: Path, jobs: int = 1, stems: list[str] | None = None, limi
     sockets = _socket_root()
     _remove_tree(out)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with _uid_pool(first_uid, jobs) as uids, ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {}
             for student in students:
                 for stem in stems:
