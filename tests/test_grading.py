@@ -471,7 +471,11 @@ hog = 'import time, numpy; block = numpy.ones(50 << 20); time.sleep(5)'   # 400 
 children = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]
 print([child.wait() for child in children])
 """
+    listener = _Listener()
+    host = socket.gethostbyname(socket.gethostname())
+    reach = f"import socket\nsocket.create_connection(({host!r}, {listener.port}), timeout=5)\n"
     cls = {"slowpoke": _submission(folder, TINY, extra=slow),
+           "netter": _submission(folder, TINY, cells={"euclidean_distance": reach + SOLUTION}),
            "filler": _submission(folder, TINY, cells={"euclidean_distance": fill + SOLUTION}),
            "forkhog": _submission(folder, TINY, cells={"euclidean_distance": fork + SOLUTION}),
            "flaky": _submission(folder, TINY), "doomed": _submission(folder, TINY)}
@@ -492,7 +496,9 @@ print([child.wait() for child in children])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(grader, "_run_nbgrader", failing)
         results = grader.grade(submissions, jobs=2, limits=limits, course=folder, out=base / "grades",
-                               work=base / "work")
+                               work=base / "work", first_uid=FIRST_UID + 100)
+    listener.close()
+    assert listener.received == []
     return {r.student: r for r in results}, calls
 
 
@@ -507,6 +513,7 @@ def test_the_working_folder_tmp_and_shm_share_a_disk_cap(limited):
     results, _ = limited
     notes = " ".join(results["filler"].notes)
     assert "No space left on device" in notes, notes
+    assert not Path("/tmp/fill0").exists() and not Path("/dev/shm/fill0").exists()   # its /tmp was its own
 
 
 def test_memory_is_limited_for_the_kernel_and_its_children_together(limited):
@@ -517,6 +524,11 @@ def test_memory_is_limited_for_the_kernel_and_its_children_together(limited):
     results, _ = limited
     notes = " ".join(results["forkhog"].notes)
     assert "memory limit" in notes, notes
+
+
+def test_feedback_says_a_notebook_tried_to_reach_the_network(limited):
+    results, _ = limited
+    assert "tried to reach the network" in " ".join(results["netter"].notes)
 
 
 def test_a_grader_failure_is_retried_and_never_blamed_on_the_student(limited):
