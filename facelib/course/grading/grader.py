@@ -292,8 +292,8 @@ def _grade_one(job: _Job, uids: queue.Queue) -> Result:
             try:
                 graded = nbformat.reads(read_regular(job.folder, "autograded", job.student, job.stem,
                                                      f"{job.stem}.ipynb").decode(), as_version=4)
-            except (OSError, FacelibError, ValueError) as error:
-                graded, problem = None, str(error)
+            except (OSError, FacelibError, ValueError):
+                graded = None
             if code == 0 and graded is not None and autograde.STARTED in log:
                 result.autograded = True
                 _read_points(result, job)
