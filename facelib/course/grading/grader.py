@@ -363,7 +363,10 @@ def _write_feedback(result: Result, course: Path, dest: Path) -> None:
         try:
             page = read_regular(course, "feedback", result.student, result.notebook,
                                 f"{result.notebook}.html").decode("utf-8")
-            page = re.sub(r"(<body[^>]*>)", lambda m: m[1] + summary, page, count=1)
+            if "HIDDEN TESTS" in page:  # nbgrader's page would show them: only the summary goes out
+                page = None
+            else:
+                page = re.sub(r"(<body[^>]*>)", lambda m: m[1] + summary, page, count=1)
         except (OSError, FacelibError, UnicodeDecodeError):
             page = None
     if page is None:
