@@ -53,12 +53,16 @@ assignments: setup
 	$(PY) -m facelib.course.grading assignments
 	$(PY) -m facelib.course.grading validate
 
-# Autograde SUBMISSIONS/<student>/<notebook>.ipynb: build/grades/grades.csv and feedback/<student>/*.html.
+# Autograde SUBMISSIONS/<student>/<notebook>.ipynb, each kernel in its own bubblewrap sandbox (MINUTES per
+# notebook): build/grades/grades.csv and feedback/<student>/*.html.
 JOBS ?= 1
+MINUTES ?= 10
 grade: setup
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [JOBS=N]" >&2; exit 2; }
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [JOBS=N] [MINUTES=M]" >&2; exit 2; }
+	@command -v bwrap > /dev/null || { echo "make grade runs each submission in a bubblewrap sandbox;" \
+		"install it first: sudo apt-get install bubblewrap (Debian/Ubuntu)" >&2; exit 2; }
 	test -f build/course/gradebook.db || $(PY) -m facelib.course.grading assignments
-	$(PY) -m facelib.course.grading grade "$(SUBMISSIONS)" --jobs $(JOBS)
+	$(PY) -m facelib.course.grading grade "$(SUBMISSIONS)" --jobs $(JOBS) --minutes $(MINUTES)
 
 bench: assets
 	for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done

@@ -1,4 +1,4 @@
-"""Classroom mode: tagging for nbgrader, hidden tests, restoring deleted cells, the sandbox's limits.
+"""Classroom mode: tagging for nbgrader, hidden tests, restoring deleted cells, the sandbox's parts.
 
 The fake class that nbgrader grades end to end is in ``test_grading.py``.
 """
@@ -6,10 +6,12 @@ The fake class that nbgrader grades end to end is in ``test_grading.py``.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import nbformat
@@ -20,7 +22,7 @@ from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
 from facelib.course.checks import CheckFailed, _core, or_reference, run_hidden
 from facelib.course.checks._core import find_checker
-from facelib.course.grading import classroom
+from facelib.course.grading import classroom, grader, sandbox
 from facelib.errors import FacelibError
 
 NOTEBOOKS = classroom.notebooks()
@@ -234,12 +236,64 @@ def test_sandbox_file_size_limit(tmp_path):
     assert target.stat().st_size <= 1 << 20
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
-def test_sandbox_refuses_an_unknown_user(tmp_path):
-    from facelib.course.grading.sandbox import become
+def test_grading_without_bubblewrap_is_refused_with_the_install_command(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.raises(FacelibError, match="apt-get install bubblewrap"):
+        grader.grade(tmp_path, course=tmp_path / "course", out=tmp_path / "out", work=tmp_path / "work")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
 
-    with pytest.raises(FacelibError, match="does not exist"):
-        become("no-such-grading-user", tmp_path / "home", tmp_path / "kernel.json")
+
+def test_a_submission_is_read_as_a_regular_file_never_through_a_link(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root only")
+    for student in ("plain", "collected", "link", "folderlink", "fifo", "device", "folder"):
+        (tmp_path / "class" / student).mkdir(parents=True)
+    (tmp_path / "class" / "plain" / "00.ipynb").write_text("{}")
+    (tmp_path / "class" / "collected" / "00").mkdir()
+    (tmp_path / "class" / "collected" / "00" / "00.ipynb").write_text("{ }")
+    (tmp_path / "class" / "link" / "00.ipynb").symlink_to(secret)
+    (tmp_path / "class" / "folderlink" / "00").symlink_to(tmp_path / "class" / "plain")
+    (tmp_path / "class" / "studentlink").symlink_to(tmp_path / "class" / "plain")
+    os.mkfifo(tmp_path / "class" / "fifo" / "00.ipynb")
+    (tmp_path / "class" / "device" / "00.ipynb").symlink_to("/dev/zero")
+    (tmp_path / "class" / "folder" / "00.ipynb").mkdir()
+    read = functools.partial(grader.read_submission, tmp_path / "class", stem="00")
+    assert read(student="plain") == b"{}" and read(student="collected") == b"{ }"
+    assert read(student="nobody-here") is None
+    for student, message in [("link", "is a link"), ("folderlink", "is a link"), ("studentlink", "is a link"),
+                             ("fifo", "is a FIFO"), ("device", "is a link"), ("folder", "is a folder")]:
+        with pytest.raises(grader.Refused, match=message):
+            read(student=student)
+    with pytest.raises(grader.Refused, match="is a device"):
+        grader.read_regular(Path("/dev"), "null")
+
+
+def test_the_sandbox_binds_no_course_checkout_or_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACELIB_MIRROR", str(tmp_path / "mirror"))
+    (tmp_path / "mirror").mkdir()
+    argv = sandbox.command(5, str(tmp_path / "work"), [(6, "n.ipynb")], lib=str(tmp_path / "lib"),
+                           sockets=str(tmp_path / "sockets"), uid=61000, disk_mb=64, tmp_mb=32)
+    binds = {argv[i + 2] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind")}
+    writable = {argv[i + 2] for i, arg in enumerate(argv) if arg == "--bind"}
+    assert writable == {sandbox.SOCKETS}
+    assert str(classroom.ROOT) not in binds and not any(b.startswith(str(classroom.ROOT / "build")) for b in binds)
+    assert {"--unshare-net", "--unshare-pid", "--die-with-parent", "--clearenv"} <= set(argv)
+    assert "FACELIB_GRADING_SECRET" not in argv and str(tmp_path / "mirror") in binds
+    assert argv[argv.index("setpriv"):argv.index("setpriv") + 2] == ["setpriv", "--reuid=61000"]
+    sizes = [int(argv[i + 1]) for i, arg in enumerate(argv) if arg == "--size"]
+    assert sum(sizes) == (64 + 32 + 32) << 20
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="grading uids are chosen only as root")
+def test_a_grading_uid_that_belongs_to_a_user_is_refused():
+    with pytest.raises(FacelibError, match="belongs to user 'root'"), grader._uid_pool(0, 2):
+        pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="grading uids are chosen only as root")
+def test_two_grading_runs_never_share_a_uid():
+    with grader._uid_pool(61500, 2) as first, grader._uid_pool(61500, 2) as second:
+        assert sorted(first.queue) == [61500, 61501] and sorted(second.queue) == [61502, 61503]
 
 
 def test_validate_reports_a_lesson_whose_tests_fail(tmp_path):

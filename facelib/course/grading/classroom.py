@@ -17,31 +17,23 @@ Commands (``python -m facelib.course.grading ...``; ``make assignments`` and ``m
     ``nbgrader generate_assignment`` writes its student copy to ``release/<stem>/``.
 ``validate [NOTEBOOK...]``
     ``nbgrader validate`` on the source notebooks (every test cell passes with the solutions).
-``grade SUBMISSIONS [--jobs N]``
+``grade SUBMISSIONS [--jobs N] [--minutes M] [--memory-gb G] ...``
     Autograde every ``SUBMISSIONS/<student>/<stem>.ipynb`` (or ``<student>/<stem>/<stem>.ipynb``, as
-    ``nbgrader collect`` leaves them), each in a kernel started by :mod:`facelib.course.grading.sandbox` against a
-    read-only copy of facelib, N at a time; write ``build/grades/grades.csv`` and
+    ``nbgrader collect`` leaves them), N at a time, each kernel in its own bubblewrap sandbox
+    (:mod:`.grader`, :mod:`.sandbox`); write ``build/grades/grades.csv`` and
     ``build/grades/feedback/<student>/<stem>.html``, and record everything in the course gradebook.
 """
 
 from __future__ import annotations
 
 import argparse
-import compileall
 import copy
-import csv
-import html
-import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
-import warnings
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -54,16 +46,6 @@ CONFIG = Path(__file__).resolve().parent / "nbgrader_config.py"
 COURSE = ROOT / "build" / "course"
 GRADING = ROOT / "build" / "grading"
 GRADES = ROOT / "build" / "grades"
-KERNEL = "facelib-grader"
-_JOB_CONFIG = """
-# Added by `python -m facelib.course.grading grade`: a kernel that dies costs only the cell that killed it.
-from nbgrader.converters import Autograde
-from nbgrader.preprocessors import Execute
-from facelib.course.grading.autograde import RestartingExecute
-c.Autograde.autograde_preprocessors = [RestartingExecute if p is Execute else p
-                                       for p in Autograde.class_traits()["autograde_preprocessors"].default()]
-"""
-
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
@@ -159,7 +141,7 @@ def tag(paths: list[Path], check: bool = False) -> list[Path]:
 
 
 # -- the course: source, release, validate ---------------------------------------------------------
-def _with_venv_on_path() -> None:
+def with_venv_on_path() -> None:
     """nbgrader's gradebook runs ``alembic``, which sits beside this interpreter."""
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
@@ -169,7 +151,7 @@ def _with_venv_on_path() -> None:
 def nbgrader(*args: str, course: Path = COURSE, env: dict | None = None, check: bool = True,
              log: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` in the course folder (so its ``nbgrader_config.py`` applies)."""
-    _with_venv_on_path()
+    with_venv_on_path()
     with open(log or os.devnull, "w") as out:
         result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -203,7 +185,7 @@ def make_assignments(paths: list[Path] | None = None, course: Path = COURSE) -> 
         nbgrader("generate_assignment", path.stem, "--force", course=course, log=log)
         released.append(course / "release" / path.stem / path.name)
         graded = sum(bool(c.metadata.get("nbgrader", {}).get("grade")) for c in nbformat.read(path, 4).cells)
-        print(f"{path.name}: {graded} autograded exercises -> {released[-1].relative_to(ROOT)}", flush=True)
+        print(f"{path.name}: {graded} autograded exercises -> {released[-1]}", flush=True)
     return released
 
 
@@ -233,39 +215,7 @@ def validate(paths: list[Path] | None = None, course: Path = COURSE) -> None:
         raise FacelibError("nbgrader validate failed:\n" + "\n".join(failed))
 
 
-# -- grading ---------------------------------------------------------------------------------------
-@dataclass
-class Result:
-    """One student's grade on one notebook."""
-
-    student: str
-    notebook: str
-    points: dict[str, float]              # test cell grade_id -> points scored
-    max_points: dict[str, float]
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    autograded: bool = False              # nbgrader graded it (its feedback is nbgrader's)
-
-    @property
-    def total(self) -> float:
-        return sum(self.points.values())
-
-
-def _exercises(release: Path) -> dict[str, float]:
-    """Test cell grade_id -> points, in notebook order."""
-    return {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
-            for c in nbformat.read(release, as_version=4).cells
-            if c.metadata.get("nbgrader", {}).get("grade")}
-
-
-def find_submission(folder: Path, stem: str) -> Path | None:
-    """``folder/<stem>.ipynb`` or ``folder/<stem>/<stem>.ipynb`` (nbgrader's collected layout)."""
-    for path in (folder / f"{stem}.ipynb", folder / stem / f"{stem}.ipynb"):
-        if path.is_file():
-            return path
-    return None
-
-
+# -- restoring cells ------------------------------------------------------------------------------
 def restore_cells(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
     """Put back, in place, every nbgrader cell of ``release`` that ``submitted`` lacks; name the graded ones.
 
@@ -301,252 +251,7 @@ def edited_locked_cells(submitted: nbformat.NotebookNode, release: nbformat.Note
             and c.source.strip() != original[gid].strip()]
 
 
-def _make_read_only_copy(dest: Path) -> Path:
-    """Copy facelib (with its package data) to ``dest``, compiled, with every write bit cleared."""
-    _remove_tree(dest)
-    shutil.copytree(Path(__file__).resolve().parents[2], dest / "facelib", ignore=shutil.ignore_patterns("__pycache__"))
-    compileall.compile_dir(dest / "facelib", quiet=1)
-    for path in sorted(dest.rglob("*"), reverse=True):
-        path.chmod(0o555 if path.is_dir() else 0o444)
-    dest.chmod(0o555)
-    return dest
-
-
-def _remove_tree(path: Path) -> None:
-    if path.exists():
-        for sub in (path, *path.rglob("*")):
-            if sub.is_dir() and not sub.is_symlink():
-                sub.chmod(sub.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
-        shutil.rmtree(path)
-
-
-def _check_user_can_run_python(user: str) -> None:
-    """Fail early, with what to do, when kernels could not start as ``user``."""
-    if os.geteuid() != 0:
-        return
-    import pwd
-
-    try:
-        gid = pwd.getpwnam(user).pw_gid
-        probe = subprocess.run([sys.executable, "-c", "import facelib"], user=user, group=gid, extra_groups=[],
-                               capture_output=True, text=True, cwd="/",
-                               env={"PYTHONPATH": str(GRADING / "lib"), "PATH": os.environ.get("PATH", "")})
-        problem = probe.stderr.strip()[-300:] if probe.returncode else None
-    except (KeyError, OSError) as error:
-        problem = str(error)
-    if problem:
-        raise FacelibError(
-            f"The grading user {user!r} cannot start {sys.executable} ({problem}). Make the folders above the "
-            "interpreter and the checkout traversable (chmod o+x), or pass an existing user with --user.")
-
-
-def _reason(cell: nbformat.NotebookNode, timeout: int, memory_gb: float) -> str | None:
-    for out in cell.get("outputs", []):
-        if out.output_type != "error":
-            continue
-        if out.ename in ("CellTimeoutError", "KeyboardInterrupt"):  # the grader interrupts a cell at the limit
-            return f"stopped after the time limit of {timeout} s per cell"
-        if out.ename == "MemoryError":
-            return f"ran out of memory (limit {memory_gb:g} GB per kernel)"
-        if out.ename == "DeadKernelError":
-            return "the kernel died in this exercise (it was restarted for the ones after it)"
-        return f"{out.ename}: {out.evalue}".strip()[:400]
-    return None
-
-
-def _explain(result: Result, graded: Path, timeout: int, memory_gb: float) -> None:
-    """Add one note per exercise that lost points: the first error of its solution or test cell."""
-    nb = nbformat.read(graded, as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    for gid, got in result.points.items():
-        if got >= result.max_points[gid]:
-            continue
-        function = gid.removeprefix("test_")
-        reasons = [_reason(cells[k], timeout, memory_gb) for k in (function, gid) if k in cells]
-        reason = next((r for r in reasons if r), "the test cell did not pass")
-        result.notes.append(f"{function}: 0 points: {reason}")
-
-
-def _grade_one(student: str, stem: str, submission: Path, release: Path, lib: Path, timeout: int,
-               memory_gb: float, user: str) -> tuple[Result, Path]:
-    """Autograde one notebook in a private copy of the course; returns the result and that folder."""
-    exercises = _exercises(release)
-    result = Result(student, stem, dict.fromkeys(exercises, 0.0), exercises)
-    job = GRADING / "jobs" / student / stem
-    _remove_tree(job)
-    submitted = job / "submitted" / student / stem
-    submitted.mkdir(parents=True)
-    (job / "source" / stem).mkdir(parents=True)
-    (job / "nbgrader_config.py").write_text((COURSE / "nbgrader_config.py").read_text() + _JOB_CONFIG)
-    shutil.copyfile(COURSE / "gradebook.db", job / "gradebook.db")
-    release_nb = nbformat.read(release, as_version=4)
-    try:  # whatever is wrong with the file is the student's problem, never the grader's
-        nb = nbformat.read(submission, as_version=4)
-        notes = [f"the locked cell {gid} was edited: graded with the original"
-                 for gid in edited_locked_cells(nb, release_nb)]
-        notes += [f"the cell {gid} was deleted: graded with the original put back"
-                  for gid in restore_cells(nb, release_nb)]
-        nbformat.write(nb, submitted / f"{stem}.ipynb")
-    except Exception as error:
-        result.notes.append(f"the notebook could not be read ({type(error).__name__}: {str(error)[:200]}): "
-                            "every exercise 0 points")
-        return result, job
-    result.notes += notes
-    spec = job / "jupyter" / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "facelib.course.grading.sandbox", "--memory-gb", str(memory_gb), "--user", user,
-                 "--home", str(job / "home"), "-f", "{connection_file}"],
-        "display_name": "facelib grading sandbox", "language": "python",
-        "env": {"PYTHONPATH": str(lib)}}))
-    _with_venv_on_path()
-    env = {**os.environ, "JUPYTER_PATH": str(job / "jupyter")}
-    env.pop("PYTHONPATH", None)
-    grading = nbgrader("autograde", stem, "--student", student, "--force", f"--Execute.kernel_name={KERNEL}",
-                       f"--Execute.timeout={timeout}", course=job, env=env, check=False,
-                       log=job / "autograde.log")
-    graded = job / "autograded" / student / stem / f"{stem}.ipynb"
-    if grading.returncode or not graded.is_file():
-        errors = re.findall(r"^\s*([\w.]+(?:Error|Exception): .*)$", (job / "autograde.log").read_text(), re.MULTILINE)
-        result.notes.append(f"grading stopped ({(errors or ['see autograde.log'])[-1][:300]}): every exercise 0 points")
-        return result, job
-    from nbgrader.api import Gradebook
-
-    result.autograded = True
-    with Gradebook(f"sqlite:///{job / 'gradebook.db'}") as gb:
-        for grade in gb.find_submission_notebook(stem, stem, student).grades:
-            if grade.name in result.points:
-                result.points[grade.name] = float(grade.score)
-    _explain(result, graded, timeout, memory_gb)
-    return result, job
-
-
-def _timed_grade_one(*args) -> tuple[Result, Path]:
-    start = time.perf_counter()
-    result, job = _grade_one(*args)
-    result.seconds = time.perf_counter() - start
-    return result, job
-
-
-def _record(result: Result, job: Path) -> None:
-    """Copy one graded submission into the course gradebook and folders (the only writer).
-
-    A submission nbgrader could not grade is recorded with 0 points per exercise, like ``result``.
-    """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{job / 'gradebook.db'}") as private, \
-            Gradebook(f"sqlite:///{COURSE / 'gradebook.db'}") as gb:
-        warnings.simplefilter("ignore")  # nbgrader 0.9.6's own SQLAlchemy 2 warnings
-        try:
-            graded = {g.name: g for g in private.find_submission_notebook(
-                result.notebook, result.notebook, result.student).grades} if result.autograded else {}
-        except MissingEntry:
-            graded = {}
-        gb.update_or_create_student(result.student)
-        gb.update_or_create_submission(result.notebook, result.student)
-        for mine in gb.find_submission_notebook(result.notebook, result.notebook, result.student).grades:
-            if mine.name in graded:
-                mine.auto_score, mine.needs_manual_grade = graded[mine.name].auto_score, \
-                    graded[mine.name].needs_manual_grade
-            else:
-                mine.auto_score, mine.needs_manual_grade = 0.0, False
-        gb.db.commit()
-    src, dest = job / "autograded" / result.student / result.notebook, COURSE / "autograded" / result.student
-    shutil.rmtree(dest / result.notebook, ignore_errors=True)
-    if result.autograded and src.is_dir():
-        shutil.copytree(src, dest / result.notebook)
-
-
-def _write_feedback(result: Result, dest: Path) -> None:
-    """One HTML per student and notebook: nbgrader's feedback with the grader's notes on top."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    rows = "".join(f"<tr><td>{html.escape(g.removeprefix('test_'))}</td><td>{p:g} / {result.max_points[g]:g}</td></tr>"
-                   for g, p in result.points.items())
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    summary = (f'<div style="margin:1em;padding:1em;border:2px solid #888">'
-               f"<h2>{html.escape(result.notebook)}: {result.total:g} / {sum(result.max_points.values()):g} "
-               f"points</h2><table>{rows}</table>{f'<ul>{notes}</ul>' if notes else ''}</div>")
-    feedback = COURSE / "feedback" / result.student / result.notebook / f"{result.notebook}.html"
-    if result.autograded and feedback.is_file():
-        page = feedback.read_text(encoding="utf-8")
-        page = re.sub(r"(<body[^>]*>)", lambda m: m[1] + summary, page, count=1)
-    else:
-        page = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(result.notebook)}</title>" \
-               f"</head><body>{summary}</body></html>"
-    dest.write_text(page, encoding="utf-8")
-
-
-def write_grades(results: list[Result], path: Path) -> None:
-    """``grades.csv``: student, notebook, points per exercise (blank if not in that notebook), total."""
-    exercises: list[str] = []
-    for result in sorted(results, key=lambda r: r.notebook):
-        exercises += [g.removeprefix("test_") for g in result.points if g.removeprefix("test_") not in exercises]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "notebook", *exercises, "total", "max", "notes"])
-        for r in sorted(results, key=lambda r: (r.student, r.notebook)):
-            points = {g.removeprefix("test_"): f"{p:g}" for g, p in r.points.items()}
-            writer.writerow([r.student, r.notebook, *(points.get(e, "") for e in exercises), f"{r.total:g}",
-                             f"{sum(r.max_points.values()):g}", "; ".join(r.notes)])
-
-
-def grade(submissions: Path, jobs: int = 1, stems: list[str] | None = None, timeout: int | None = None,
-          memory_gb: float = 6.0, user: str = "nobody") -> list[Result]:
-    """Autograde every student folder in ``submissions`` on the released notebooks; see the module doc.
-
-    Raises
-    ------
-    FacelibError
-        If ``submissions`` is not a folder, or the course has not been built (``make assignments``).
-    """
-    if not submissions.is_dir():
-        raise FacelibError(f"SUBMISSIONS={submissions} is not a folder (expected one folder per student).")
-    releases = {p.parent.name: p for p in sorted((COURSE / "release").glob("*/*.ipynb"))}
-    if not releases or not (COURSE / "gradebook.db").is_file():
-        raise FacelibError(f"No released assignments in {COURSE}: run `make assignments` first.")
-    stems = stems or sorted(releases)
-    timeout = timeout or _configured_timeout()
-    lib = _make_read_only_copy(GRADING / "lib")
-    _check_user_can_run_python(user)
-    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
-    results: list[Result] = []
-    start = time.perf_counter()
-    _remove_tree(GRADES)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {}
-        for student in students:
-            for stem in stems:
-                submission = find_submission(submissions / student, stem)
-                if submission is None:
-                    exercises = _exercises(releases[stem])
-                    missing = Result(student, stem, dict.fromkeys(exercises, 0.0), exercises,
-                                     ["no notebook submitted: every exercise 0 points"])
-                    results.append(missing)
-                    continue
-                futures[pool.submit(_timed_grade_one, student, stem, submission, releases[stem], lib, timeout,
-                                    memory_gb, user)] = (student, stem)
-        for future in as_completed(futures):
-            result, job = future.result()
-            _record(result, job)  # one gradebook writer: this thread
-            results.append(result)
-            print(f"{result.student} / {result.notebook}: {result.total:g} / {sum(result.max_points.values()):g} "
-                  f"in {result.seconds:.0f} s" + "".join(f"\n    {n}" for n in result.notes), flush=True)
-    for stem in stems:  # nbgrader's feedback for every graded student at once, from the course gradebook
-        if (COURSE / "autograded").is_dir() and any((d / stem).is_dir() for d in (COURSE / "autograded").iterdir()):
-            nbgrader("generate_feedback", stem, "--force", course=COURSE, log=COURSE / "logs" / f"feedback_{stem}.log")
-    for result in results:
-        _write_feedback(result, GRADES / "feedback" / result.student / f"{result.notebook}.html")
-    write_grades(results, GRADES / "grades.csv")
-    graded = [r for r in results if r.seconds]
-    wall = time.perf_counter() - start
-    print(f"graded {len(graded)} submissions with --jobs {jobs} in {wall:.0f} s "
-          f"({wall / max(len(graded), 1):.1f} s per submission per notebook) -> {GRADES / 'grades.csv'}")
-    return results
-
-
-def _configured_timeout() -> int:
+def configured_timeout() -> int:
     match = re.search(r"^c\.Execute\.timeout\s*=\s*(\d+)", CONFIG.read_text(), re.MULTILINE)
     if match is None:
         raise FacelibError(f"{CONFIG} sets no c.Execute.timeout")
@@ -567,8 +272,13 @@ def _main(argv: list[str] | None = None) -> int:
     grading.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grading.add_argument("--notebooks", nargs="*", help="assignment names (default: every lesson)")
     grading.add_argument("--timeout", type=int, help="seconds per cell (default: c.Execute.timeout)")
-    grading.add_argument("--memory-gb", type=float, default=6.0, help="address space per kernel (default 6)")
-    grading.add_argument("--user", default="nobody", help="user the kernels run as, when grading as root")
+    grading.add_argument("--minutes", type=float, default=10, help="wall-clock minutes per notebook (default 10)")
+    grading.add_argument("--memory-gb", type=float, default=6.0,
+                         help="memory of one notebook's kernel and its children (default 6)")
+    grading.add_argument("--disk-mb", type=int, default=512, help="its working folder's size (default 512)")
+    grading.add_argument("--processes", type=int, default=512, help="its processes and threads (default 512)")
+    grading.add_argument("--first-uid", type=int, default=61000,
+                         help="as root, kernels run as uids from this one on, one per job (default 61000)")
     args = parser.parse_args(argv)
     try:
         if args.command == "tag":
@@ -581,7 +291,11 @@ def _main(argv: list[str] | None = None) -> int:
         elif args.command == "validate":
             validate(args.paths or None)
         else:
-            grade(args.submissions, args.jobs, args.notebooks, args.timeout, args.memory_gb, args.user)
+            from facelib.course.grading import grader
+
+            limits = grader.Limits(args.timeout or configured_timeout(), round(args.minutes * 60), args.memory_gb,
+                                   args.disk_mb, args.processes)
+            grader.grade(args.submissions, args.jobs, args.notebooks, limits, first_uid=args.first_uid)
     except FacelibError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
