@@ -92,8 +92,8 @@ def write_cache(path: Path, write: Callable[[BinaryIO], None]) -> bool:
     except OSError as error:
         if path.parent not in _unwritable:
             _unwritable.add(path.parent)
-            print(f"facelib: cannot write the cache folder {path.parent} ({error.strerror or error}); "
-                  "working without caching (set FACELIB_HOME to a writable folder)", file=sys.stderr)
+            note(f"cannot write the cache folder {path.parent} ({error.strerror or error}); "
+                 "working without caching (set FACELIB_HOME to a writable folder)")
         return False
     return True
 
