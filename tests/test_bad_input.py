@@ -101,6 +101,7 @@ from PIL import Image
 
 from facelib import assets
 from facelib.cli import main
+from facelib.course import ROOT
 from facelib.errors import ArgumentError
 from facelib.images import ImageError, load_image
 from facelib.recognition.database import DatabaseError, FaceDatabase
@@ -495,7 +496,7 @@ def _read_only_prefix(folder: Path) -> list[str]:
 
 
 def _facelib(*argv, prefix=(), env=None, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **(env or {})}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([*prefix, sys.executable, *argv], capture_output=True, text=True, env=env, cwd=cwd,
                           timeout=600)
 

@@ -13,7 +13,7 @@ from conftest import require_asset
 from PIL import Image
 
 from facelib.convnets import arithmetic
-from facelib.course import widgets
+from facelib.course import ROOT, widgets
 from facelib.errors import ArgumentError
 from facelib.recognition import verify
 
@@ -155,7 +155,7 @@ import facelib
 facelib.quiet_tensorflow()
 from facelib import faces
 from facelib.convnets import arithmetic
-from facelib.course import widgets
+from facelib.course import ROOT, widgets
 from facelib.recognition.database import FaceDatabase
 db = FaceDatabase()
 db.enroll("someone", faces.encode_faces([sys.argv[2]])[0])
@@ -272,7 +272,7 @@ def test_filter_explorer_draws_the_kernel_and_where_it_fires():
 
 
 # -- the committed notebooks -----------------------------------------------------------------------
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 CONTROLS = {"01": "TauExplorer", "04": "PhotoIdentifier", "07": "StylePreview", "08": "FilterExplorer"}
 
 

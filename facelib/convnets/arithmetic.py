@@ -177,7 +177,7 @@ def conv_output_shape(input_shape: Sequence[int], kernel_size: int | Sequence[in
     shape = _positive_ints(input_shape, "input_shape")
     if len(shape) < 2:
         raise ArgumentError(f"input_shape must be (n_1, ..., n_d, channels) with at least one spatial axis, "
-                         f"got {tuple(input_shape)!r}")
+                            f"got {tuple(input_shape)!r}")
     spatial = shape[:-1]
     kernel = _per_axis(kernel_size, len(spatial), "kernel_size")
     strides = _per_axis(stride, len(spatial), "stride")
@@ -189,7 +189,7 @@ def conv_output_shape(input_shape: Sequence[int], kernel_size: int | Sequence[in
     else:
         if any(f > n for n, f in zip(spatial, kernel, strict=True)):
             raise ArgumentError(f"kernel_size {kernel} is larger than the input {spatial} with padding='valid': "
-                             "use a smaller kernel, a bigger input, or padding='same'")
+                                "use a smaller kernel, a bigger input, or padding='same'")
         out = [(n - f) // s + 1 for n, f, s in zip(spatial, kernel, strides, strict=True)]
     return (*out, filters)
 

@@ -120,7 +120,7 @@ def _same_padding(n: int | None, k: int, s: int, layer: keras.layers.Layer) -> i
 def _window_params(layer: keras.layers.Layer) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], str]:
     if getattr(layer, "data_format", "channels_last") != "channels_last":
         raise ArgumentError(f"layer {layer.name!r} uses data_format={layer.data_format!r}; receptive_field "
-                         "supports channels_last models only.")
+                            "supports channels_last models only.")
     if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
         return _pair(layer.pool_size), _pair(layer.strides), (1, 1), layer.padding
     return _pair(layer.kernel_size), _pair(layer.strides), _pair(layer.dilation_rate), layer.padding
@@ -145,9 +145,9 @@ def _through(layer: keras.layers.Layer, field: tuple[tuple[int, int, int], ...])
             out.append(window_field(axis_field, k, s, d, p))
         return tuple(out)
     raise ArgumentError(f"receptive_field cannot follow layer {layer.name!r} of type {type(layer).__name__}: "
-                     "it knows Conv2D, DepthwiseConv2D, SeparableConv2D, Max/AveragePooling2D, ZeroPadding2D, "
-                     "Cropping2D, merge layers (Concatenate, Add, ...) and pointwise layers (activations, "
-                     "normalisation, dropout).")
+                        "it knows Conv2D, DepthwiseConv2D, SeparableConv2D, Max/AveragePooling2D, ZeroPadding2D, "
+                        "Cropping2D, merge layers (Concatenate, Add, ...) and pointwise layers (activations, "
+                        "normalisation, dropout).")
 
 
 def _union(layer: keras.layers.Layer, fields: list) -> tuple[tuple[int, int, int], ...]:
@@ -157,7 +157,7 @@ def _union(layer: keras.layers.Layer, fields: list) -> tuple[tuple[int, int, int
         jumps = {f[axis][1] for f in fields}
         if len(jumps) != 1:
             raise ArgumentError(f"layer {layer.name!r} merges branches with different strides {sorted(jumps)}; "
-                             "their units do not line up, so there is no single receptive field.")
+                                "their units do not line up, so there is no single receptive field.")
         start = min(f[axis][2] for f in fields)
         end = max(f[axis][2] + f[axis][0] for f in fields)
         out.append((end - start, jumps.pop(), start))
@@ -172,7 +172,7 @@ def _get_layer(model: keras.Model, layer_name: str) -> keras.layers.Layer:
     except ValueError as error:
         names = [layer.name for layer in model.layers]
         raise ArgumentError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}; its layers are "
-                         f"{names[:8]}{' ...' if len(names) > 8 else ''}.") from error
+                            f"{names[:8]}{' ...' if len(names) > 8 else ''}.") from error
 
 
 def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
@@ -240,14 +240,14 @@ def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
                     fields.append(field_of(producer[id(tensor)]))
                 else:
                     raise ArgumentError(f"cannot trace the input of layer {layer.name!r} back to a layer of the "
-                                     "model (nested models and shared layers are not supported).")
+                                        "model (nested models and shared layers are not supported).")
             if isinstance(layer, _MERGING):
                 result = _union(layer, fields)
             elif len(fields) == 1:
                 result = _through(layer, fields[0])
             else:
                 raise ArgumentError(f"layer {layer.name!r} of type {type(layer).__name__} has {len(fields)} "
-                                 "inputs and is not a known merge layer.")
+                                    "inputs and is not a known merge layer.")
         memo[id(layer)] = result
         return result
 
@@ -261,7 +261,7 @@ def _as_batch(images, name: str = "images") -> np.ndarray:
         shapes = {np.shape(image) for image in images}
         if len(shapes) > 1:
             raise ArgumentError(f"{name} must all have one size; got shapes {sorted(shapes)[:4]}. Resize or crop "
-                             "them to one size first.")
+                                "them to one size first.")
         images = np.stack(images) if images else np.zeros((0, 1, 1, 3), np.uint8)
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
@@ -290,7 +290,7 @@ def _check_units(layer: keras.layers.Layer, units) -> np.ndarray:
     if array.ndim != 1 or len(array) == 0 or not np.issubdtype(array.dtype, np.integer) \
             or array.min() < 0 or array.max() >= channels:
         raise ArgumentError(f"units of layer {layer.name!r} must be a non-empty list of channel indices in "
-                         f"0..{channels - 1}, got {array.tolist()}.")
+                            f"0..{channels - 1}, got {array.tolist()}.")
     return array
 
 
@@ -347,7 +347,7 @@ def top_patches(model: keras.Model, units: Mapping[str, Sequence[int]], images, 
     """
     if not isinstance(units, Mapping) or not units:
         raise ArgumentError("units must be a non-empty dict {layer name: [channel, ...]}, e.g. {'conv1': [0, 5]}; "
-                         f"got {units!r}.")
+                            f"got {units!r}.")
     layers = {name: _get_layer(model, name) for name in units}
     chosen = {name: _check_units(layers[name], u) for name, u in units.items()}
     images = _as_batch(images)
@@ -356,8 +356,28 @@ def top_patches(model: keras.Model, units: Mapping[str, Sequence[int]], images, 
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}.")
     fields = {name: receptive_field(model, name) for name in units}
+    strongest = _strongest_units(model, layers, chosen, images, preprocess or (lambda x: x), batch_size)
+    result = {}
+    for name, (values, rows, cols) in strongest.items():
+        best = np.argsort(-values, axis=0, kind="stable")[:k].T                               # (U, k)
+        take = np.arange(best.shape[0])[:, None]
+        position = np.stack([rows[best, take], cols[best, take]], axis=-1).astype(int)
+        window = fields[name].window
+        patches = np.stack([np.stack([_cut(images[i], window(*pos), fill) for i, pos in zip(b, p, strict=True)])
+                            for b, p in zip(best, position, strict=True)])
+        result[name] = TopPatches(patches=patches, activations=values[best, take].astype(np.float32),
+                                  image_index=best, position=position, units=chosen[name], field=fields[name])
+    return result
+
+
+def _strongest_units(model: keras.Model, layers: Mapping[str, keras.layers.Layer], chosen: Mapping[str, np.ndarray],
+                     images: np.ndarray, prepare: Callable, batch_size: int) -> dict[str, np.ndarray]:
+    """Per layer, ``(max, row of max, col of max)`` of each chosen unit in each image: shape (3, N, U).
+
+    One forward pass per batch reads every layer; the maximum and argmax over positions are taken
+    inside that compiled TensorFlow function, so whole feature maps never reach NumPy.
+    """
     extractor = keras.Model(model.inputs, {name: layer.output for name, layer in layers.items()})
-    prepare = preprocess or (lambda x: x)
 
     @tf.function(reduce_retracing=True)
     def strongest(batch):
@@ -370,22 +390,11 @@ def top_patches(model: keras.Model, units: Mapping[str, Sequence[int]], images, 
                                   tf.cast(where % tf.shape(maps)[2], tf.float32)])          # (3, B, U)
         return out
 
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in units}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     for start in range(0, len(images), batch_size):
         for name, value in strongest(tf.constant(images[start:start + batch_size], dtype=tf.float32)).items():
             parts[name].append(value.numpy())
-    result = {}
-    for name, part in parts.items():
-        values, rows, cols = np.concatenate(part, axis=1)                                    # each (N, U)
-        best = np.argsort(-values, axis=0, kind="stable")[:k].T                               # (U, k)
-        take = np.arange(best.shape[0])[:, None]
-        position = np.stack([rows[best, take], cols[best, take]], axis=-1).astype(int)
-        window = fields[name].window
-        patches = np.stack([np.stack([_cut(images[i], window(*pos), fill) for i, pos in zip(b, p, strict=True)])
-                            for b, p in zip(best, position, strict=True)])
-        result[name] = TopPatches(patches=patches, activations=values[best, take].astype(np.float32),
-                                  image_index=best, position=position, units=chosen[name], field=fields[name])
-    return result
+    return {name: np.concatenate(part, axis=1) for name, part in parts.items()}
 
 
 def _smooth(images: tf.Tensor) -> tf.Tensor:
@@ -466,11 +475,21 @@ def maximize_activation(model: keras.Model, layer_name: str, units: Sequence[int
         raise ArgumentError(f"decay must be in [0, 1) and blur in [0, 1]; got decay={decay!r}, blur={blur!r}.")
     if not isinstance(jitter, (int, np.integer)) or jitter < 0:
         raise ArgumentError(f"jitter must be a non-negative integer, got {jitter!r}.")
-    extractor = keras.Model(model.inputs, layer.output)
-    prepare = preprocess or (lambda x: x)
-    one_hot = tf.one_hot(units, layer.output.shape[-1])                                      # (U, C)
     rng = tf.random.Generator.from_seed(seed)
     image = tf.Variable(128.0 + rng.normal((len(units), int(size), int(size), 3), stddev=24.0))
+    step = _ascent_step(keras.Model(model.inputs, layer.output), preprocess or (lambda x: x),
+                        tf.one_hot(units, layer.output.shape[-1]), image, rng, learning_rate, decay, blur, jitter)
+    for _ in range(int(steps)):
+        step()
+    return image.numpy().astype(np.float32)
+
+
+def _ascent_step(extractor: keras.Model, prepare: Callable, one_hot: tf.Tensor, image: tf.Variable,
+                 rng: tf.random.Generator, learning_rate: float, decay: float, blur: float, jitter: int) -> Callable:
+    """One compiled step of :func:`maximize_activation`: jittered gradient, normalised step, decay, blur.
+
+    ``one_hot`` (U, C) picks unit ``c`` of image ``u``; ``image`` (U, size, size, 3) is updated in place.
+    """
 
     @tf.function
     def step():
@@ -483,9 +502,7 @@ def maximize_activation(model: keras.Model, layer_name: str, units: Sequence[int
         x = 128.0 + (1.0 - decay) * (image + learning_rate * grad - 128.0)
         image.assign(tf.clip_by_value((1.0 - blur) * x + blur * _smooth(x), 0.0, 255.0))
 
-    for _ in range(int(steps)):
-        step()
-    return image.numpy().astype(np.float32)
+    return step
 
 
 def visible_patch(image: np.ndarray, window: tuple[int, int, int, int], side: int, fill: int = 255) -> np.ndarray:

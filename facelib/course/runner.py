@@ -52,7 +52,7 @@ def mathjax_folder() -> Path:
     folder = Path(spec.origin).parent / "static" if spec and spec.origin else None
     if folder is None or not (folder / "MathJax.js").is_file():
         raise MissingFileError("MathJax for offline HTML comes from the package jupyter-server-mathjax; "
-                                "install it with `pip install -r requirements.txt` (or `make setup`).")
+                               "install it with `pip install -r requirements.txt` (or `make setup`).")
     return folder
 
 
