@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelib import __version__
 from facelib.errors import FacelibError
 
 USAGE_ERROR = 2
@@ -189,6 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelib", description=__doc__.split("\n")[0],
                                      epilog="Exit codes: 0 success (verify: same person), 1 verify: different "
                                             "people, 2 bad input or usage. `facelib COMMAND --help` for more.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     verify = sub.add_parser("verify", help="are two photos of the same person? (exit 0: yes, 1: no)",
