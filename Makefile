@@ -39,7 +39,7 @@ test: assets unit notebooks
 unit: setup
 	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile
 
-# --nbval-cell-timeout is nbgrader's c.Execute.timeout (tests/test_runner.py checks that they agree).
+# --nbval-cell-timeout is nbgrader's c.Execute.timeout (tests/test_notebooks_once.py checks that they agree).
 notebooks: setup
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=180 \
 		--sanitize-with tests/nbval_sanitize.cfg notebooks/
