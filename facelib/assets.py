@@ -327,7 +327,7 @@ def _download(url: str, target: Path) -> None:
                 received += len(chunk)
                 bar.update(len(chunk))
     if total is not None and received != total:  # read(n) returns b"" when the connection closes early
-        raise ConnectionError(f"the connection closed after {received} of {total} bytes")
+        raise AssetDownloadError(f"the connection closed after {received} of {total} bytes")
 
 
 def _install(raw: Path, entry: dict, staging: Path) -> None:
