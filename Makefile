@@ -29,13 +29,19 @@ run: assets
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: assets unit notebooks assignments
+# Each lesson runs once: nbval executes the instructor's notebooks (solutions, visible and hidden tests, each
+# cell within nbgrader's timeout), which is what `nbgrader validate` checks; then the release is built.
+# `make assignments` still runs nbgrader validate itself.
+test: assets unit notebooks
+	$(PY) -m facelib.course.grading assignments
 
+# The unit tests in parallel (pytest-xdist), one worker per core up to 4, each test file on one worker.
 unit: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile
 
+# --nbval-cell-timeout is nbgrader's c.Execute.timeout (tests/test_notebooks_once.py checks that they agree).
 notebooks: setup
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=900 \
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-cell-timeout=180 \
 		--sanitize-with tests/nbval_sanitize.cfg notebooks/
 
 # Headless Chromium drives JupyterLab (notebooks 01 and 04); skips, saying how, without Debian's chromium.

@@ -100,8 +100,8 @@ def write_cache(path: Path, write: Callable[[BinaryIO], None]) -> bool:
     except OSError as error:
         if path.parent not in _unwritable:
             _unwritable.add(path.parent)
-            print(f"facelib: cannot write the cache folder {path.parent} ({error.strerror or error}); "
-                  "working without caching (set FACELIB_HOME to a writable folder)", file=sys.stderr)
+            note(f"cannot write the cache folder {path.parent} ({error.strerror or error}); "
+                 "working without caching (set FACELIB_HOME to a writable folder)")
         return False
     return True
 
@@ -327,7 +327,7 @@ def _download(url: str, target: Path) -> None:
                 received += len(chunk)
                 bar.update(len(chunk))
     if total is not None and received != total:  # read(n) returns b"" when the connection closes early
-        raise ConnectionError(f"the connection closed after {received} of {total} bytes")
+        raise AssetDownloadError(f"the connection closed after {received} of {total} bytes")
 
 
 def _install(raw: Path, entry: dict, staging: Path) -> None:

@@ -66,7 +66,7 @@ def _faces(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
     quiet_tensorflow()
     boxes, _ = faces.detect_faces(image, upsample=upsample)
     if len(boxes) == 0:
-        return boxes.reshape(0, 4), np.zeros((0, faces.EMBEDDING_SIZE), np.float32)
+        return boxes.reshape(0, 4), np.zeros((0, faces.ENCODING_SIZE), np.float32)
     return boxes, faces.encode_chips(faces.face_chips(image, faces.face_landmarks(image, boxes)))
 
 

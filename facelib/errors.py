@@ -10,7 +10,7 @@ so existing ``except ValueError`` or ``except FileNotFoundError`` code keeps wor
 
 from __future__ import annotations
 
-__all__ = ["FacelibError", "ArgumentError", "MissingFileError"]
+__all__ = ["FacelibError", "ArgumentError", "WrongTypeError", "MissingFileError"]
 
 
 class FacelibError(Exception):
@@ -19,6 +19,10 @@ class FacelibError(Exception):
 
 class ArgumentError(FacelibError, ValueError):
     """An argument has the wrong type or value; the message names the argument."""
+
+
+class WrongTypeError(ArgumentError, TypeError):
+    """An argument is of a type the function does not take; the message names it and the types it takes."""
 
 
 class MissingFileError(FacelibError, FileNotFoundError):

@@ -25,7 +25,7 @@ import numpy as np
 from facelib.decision import same_person
 from facelib.dlibport.align import CHIP_SIZE, MAX_CHIP_SIZE, center_box, face_chips, jitter_chip
 from facelib.dlibport.encoder import (
-    EMBEDDING_SIZE,
+    ENCODING_SIZE,
     RESNET_FILE,
     ChannelAffine,
     ZeroPadAdd,
@@ -42,7 +42,7 @@ from facelib.validation import check_float, check_int
 __all__ = [
     "CHIP_SIZE",
     "MAX_CHIP_SIZE",
-    "EMBEDDING_SIZE",
+    "ENCODING_SIZE",
     "RESNET_FILE",
     "ChannelAffine",
     "ZeroPadAdd",
@@ -210,7 +210,7 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
         return encode_chips(chips)
     rng = np.random.default_rng(seed)
     jittered = np.stack([jitter_chip(chip, rng) for chip in chips for _ in range(jitter)])
-    return encode_chips(jittered).reshape(len(chips), jitter, EMBEDDING_SIZE).mean(1)
+    return encode_chips(jittered).reshape(len(chips), jitter, ENCODING_SIZE).mean(1)
 
 
 def _descriptors(value, name: str) -> np.ndarray:
@@ -219,7 +219,7 @@ def _descriptors(value, name: str) -> np.ndarray:
     except (ValueError, TypeError) as error:
         raise ArgumentError(f"{name} must be 128-d descriptors of one length (an (N, 128) array), "
                             f"not a ragged or non-numeric list ({error})") from None
-    if array.shape[-1:] != (EMBEDDING_SIZE,):
+    if array.shape[-1:] != (ENCODING_SIZE,):
         raise ArgumentError(f"{name} must be 128-d descriptors (last axis 128), got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ArgumentError(f"{name} contains NaN or infinite values; encode the faces again")

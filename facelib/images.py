@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facelib.errors import ArgumentError, FacelibError
+from facelib.errors import ArgumentError, FacelibError, WrongTypeError
 from facelib.validation import check_int
 
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
@@ -145,7 +145,7 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
         of the wrong rank, dtype or value range.
     """
     if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        raise ArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
     if isinstance(source, np.ndarray):
         return _from_array(source, mode)
     if isinstance(source, Image.Image):
@@ -161,7 +161,7 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
         if path.stat().st_size == 0:
             raise ImageError(f"{path} is empty (0 bytes).")
         return _read(path, str(path), mode)
-    raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
+    raise WrongTypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
 
 
 def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -> np.ndarray:

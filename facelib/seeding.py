@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 
 from facelib.validation import check_int
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's and absl's informational logging (errors still show)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Silence TensorFlow's and absl's informational logging (errors still show).
+
+    TensorFlow's C++ start-up chatter is silenced by ``TF_CPP_MIN_LOG_LEVEL=2``, which importing
+    :mod:`facelib` sets (unless the environment already sets it) before TensorFlow loads.
+    """
     import tensorflow as tf
 
     tf.get_logger().setLevel(logging.ERROR)

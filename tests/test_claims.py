@@ -1,6 +1,6 @@
 """Every number written in a notebook's prose is printed by that notebook's code (or sits in its code).
 
-The prose of a lesson must not say what its outputs do not show (../shared/DESIGN.md, "Claims"):
+The prose of a lesson must not say what its outputs do not show (the course's rule for claims):
 a number typed into a markdown cell has to appear in one of the notebook's code cells or in
 its saved outputs, so that a re-run that changes a result cannot leave the text quietly wrong.
 A number counts as shown when some number in the code or outputs rounds to it at the precision

@@ -14,18 +14,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import require_asset
 
+from facelib.course import ROOT
 from facelib.recognition.database import FaceDatabase
 
 ROUNDS = 20
-ROOT = Path(__file__).resolve().parents[1]
 _WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
+from facelib.course import ROOT
 from facelib.recognition.database import FaceDatabase
 
 database, name, seed, barrier = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])

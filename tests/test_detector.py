@@ -155,7 +155,15 @@ def test_receptive_rows_by_hand():
     # back from the output: 9x9 "same" (+-4), three 5x5 "same" (+-2 each): rows r-10..r+10 of the
     # last stride-2 output; three valid 5x5 stride-2 convs map [q0, q1] to [2 q0, 2 q1 + 4]:
     # [2(r-10), 2(r+10)+4] -> [4r-40, 4r+52] -> [8r-80, 8r+108]
-    assert detector._receptive_rows(detector._default_detector().model) == (8, -80, 108)
+    field = detector._default_detector()._opts.field
+    assert (field.stride, field.lo, field.hi) == (8, -80, 108)
+    # dlib's map_output_to_input, composed from the output back: p_in = p_out * stride - padding + size // 2
+    scale, offset = 1, 0
+    for layer in reversed(datfile.read_dnn(detector._default_detector().path).layers):
+        if layer.type == "con":
+            offset = offset * layer.params["stride_x"] - layer.params["padding_x"] + layer.params["nc"] // 2
+            scale *= layer.params["stride_x"]
+    assert (field.stride, field.centre) == (scale, offset)
 
 
 def test_strips_give_the_same_scores_as_one_pass(asset_dir, monkeypatch):

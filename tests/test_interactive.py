@@ -12,8 +12,10 @@ import pytest
 from conftest import require_asset
 from PIL import Image
 
-from facelib.course import widgets
+from facelib.convnets import arithmetic
+from facelib.course import ROOT, widgets
 from facelib.errors import ArgumentError
+from facelib.recognition import verify
 
 
 # -- 01: tau ---------------------------------------------------------------------------------------
@@ -24,29 +26,12 @@ def _pairs(seed=0, n=200):
     return d, same
 
 
-def _reference_rates(d, same, tau):
-    """Counted pair by pair, independently of error_rates' vectorised form."""
-    right = fa = fr = 0
-    for di, si in zip(d, same, strict=True):
-        accepted = di <= tau
-        right += accepted == si
-        fa += accepted and not si
-        fr += (not accepted) and si
-    return right / len(d), fa / (~same).sum(), fr / same.sum()
-
-
-@pytest.mark.parametrize("tau", [0.3, 0.6, 0.72, 2.0])
-def test_error_rates_match_a_pair_by_pair_count(tau):
+def test_tau_explorer_refuses_bad_input():
     d, same = _pairs()
-    np.testing.assert_allclose(widgets.error_rates(d, same, tau), _reference_rates(d, same, tau))
-
-
-def test_error_rates_refuse_bad_input():
-    d, same = _pairs()
-    with pytest.raises(ValueError, match="one length"):
-        widgets.error_rates(d, same[:-1], 0.6)
+    with pytest.raises(ArgumentError, match="same must have the shape"):
+        widgets.TauExplorer(d, same[:-1], 0.6)
     with pytest.raises(ArgumentError, match="tau"):
-        widgets.error_rates(d, same, -0.1)
+        widgets.TauExplorer(d, same, -0.1)
 
 
 def test_tau_slider_redraws_histograms_and_rates():
@@ -62,7 +47,7 @@ def test_tau_slider_redraws_histograms_and_rates():
     heights = [p.get_height() for p in ax.patches]
     expected = np.concatenate([np.histogram(d[same], explorer.bins)[0], np.histogram(d[~same], explorer.bins)[0]])
     np.testing.assert_array_equal(heights, expected)
-    acc, far, frr = _reference_rates(d, same, 0.5)
+    acc, far, frr = verify.error_rates(d, same, 0.5)           # tested pair by pair in test_verify.py
     assert f"accuracy {acc:.4f}" in explorer.text.value
     assert f"FAR {far:.4f} ({round(far * (~same).sum())} of {(~same).sum()}" in explorer.text.value
     assert f"FRR {frr:.4f} ({round(frr * same.sum())} of {same.sum()}" in explorer.text.value
@@ -169,7 +154,8 @@ from PIL import Image
 import facelib
 facelib.quiet_tensorflow()
 from facelib import faces
-from facelib.course import widgets
+from facelib.convnets import arithmetic
+from facelib.course import ROOT, widgets
 from facelib.recognition.database import FaceDatabase
 db = FaceDatabase()
 db.enroll("someone", faces.encode_faces([sys.argv[2]])[0])
@@ -248,13 +234,13 @@ def _ecg_net():
 def test_output_times_follow_the_receptive_fields():
     model = _ecg_net()
     # conv 9 stride 2: unit i covers samples 2i..2i+8, centre 2i + 4.
-    np.testing.assert_allclose(widgets.output_times(model, model.layers[0].name, 400, 100.0),
+    np.testing.assert_allclose(arithmetic.output_times(model, model.layers[0].name, 400, 100.0),
                                (2 * np.arange(196) + 4) / 100.0)
     # pool 2/2: r = 9 + 2 = 11, j = 4; conv 5 'same' (p = 2): a = -8, r = 11 + 16 = 27, centre -8 + 13 + 4i.
-    np.testing.assert_allclose(widgets.output_times(model, model.layers[2].name, 400, 100.0),
+    np.testing.assert_allclose(arithmetic.output_times(model, model.layers[2].name, 400, 100.0),
                                (5 + 4 * np.arange(98)) / 100.0)
     with pytest.raises(ValueError, match="not a layer"):
-        widgets.output_times(model, "nope", 400, 100.0)
+        arithmetic.output_times(model, "nope", 400, 100.0)
 
 
 def test_filter_explorer_draws_the_kernel_and_where_it_fires():
@@ -286,7 +272,7 @@ def test_filter_explorer_draws_the_kernel_and_where_it_fires():
 
 
 # -- the committed notebooks -----------------------------------------------------------------------
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 CONTROLS = {"01": "TauExplorer", "04": "PhotoIdentifier", "07": "StylePreview", "08": "FilterExplorer"}
 
 

@@ -18,9 +18,13 @@ def test_html_loads_mathjax_from_the_local_link(tmp_path):
     assert runner.link_mathjax(tmp_path) == url                     # a second run keeps the link
 
 
-def test_notebooks_are_in_teaching_order():
-    names = [p.name for p in runner.notebooks()]
-    assert names == sorted(names) and names[0].startswith("00_")
+def test_notebooks_are_the_numbered_lessons_in_teaching_order(tmp_path):
+    for name in ("10_last.ipynb", "02_second.ipynb", "00_first.ipynb", "scratch.ipynb", "1_short.ipynb",
+                 "03_notes.md"):
+        (tmp_path / name).write_text("{}")
+    assert [p.name for p in runner.notebooks(tmp_path)] == ["00_first.ipynb", "02_second.ipynb", "10_last.ipynb"]
+    numbers = [int(p.name[:2]) for p in runner.notebooks()]          # the course's own: 00, 01, ... without gaps
+    assert numbers == list(range(len(numbers))) and len(numbers) >= 9
 
 
 def test_tensorflow_native_log_lines_are_removed_and_other_stderr_kept():
@@ -63,3 +67,18 @@ def test_a_failing_notebook_is_reported_in_one_line(tmp_path, capfd):
     out = capfd.readouterr().out.splitlines()
     assert out[0].startswith("[1/1] 01_broken.ipynb: FAILED") and "ValueError: no such face" in out[0]
     assert "\x1b[" not in out[0]
+
+
+def test_a_dead_kernel_or_a_timeout_fails_one_notebook_and_the_run_goes_on(tmp_path, capfd):
+    cells = {"01_dies.ipynb": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+             "02_hangs.ipynb": "import time\ntime.sleep(60)",
+             "03_fine.ipynb": "print('still ran')"}
+    paths = []
+    for name, source in cells.items():
+        paths.append(tmp_path / name)
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), paths[-1])
+    assert runner.run_notebooks(paths, dest=tmp_path / "build", timeout=5) == 2
+    out = capfd.readouterr().out.splitlines()
+    assert out[0].startswith("[1/3] 01_dies.ipynb: FAILED") and "DeadKernelError" in out[0]
+    assert out[1].startswith("[2/3] 02_hangs.ipynb: FAILED") and "timed out" in out[1]
+    assert out[2].startswith("[3/3] 03_fine.ipynb: ") and out[3].startswith("1 of 3 notebooks ran")

@@ -20,6 +20,32 @@ def _toy(seed, m=200):
     return np.round(d, 2), same    # rounding creates ties
 
 
+def _rates_pair_by_pair(d, same, tau):
+    """Accuracy, FAR, FRR counted pair by pair, independently of error_rates' vectorised form."""
+    right = fa = fr = 0
+    for di, si in zip(d, same, strict=True):
+        accepted = di <= tau
+        right += accepted == si
+        fa += accepted and not si
+        fr += (not accepted) and si
+    return right / len(d), fa / (~same).sum(), fr / same.sum()
+
+
+@pytest.mark.parametrize("tau", [0.3, 0.6, 0.72, 2.0])
+def test_error_rates_match_a_pair_by_pair_count(tau):
+    d, same = _toy(5)
+    rates = verify.error_rates(d, same, tau)
+    np.testing.assert_allclose(rates, _rates_pair_by_pair(d, same, tau))
+    assert verify.accuracy(d, same, tau) == rates.accuracy
+
+
+def test_error_rates_of_one_group_are_nan_and_bad_pairs_are_refused():
+    rates = verify.error_rates([0.2, 0.9], [True, True], 0.5)
+    assert rates.accuracy == 0.5 and np.isnan(rates.far) and rates.frr == 0.5
+    with pytest.raises(ValueError, match="same must have the shape"):
+        verify.error_rates([0.2, 0.9], [True], 0.5)
+
+
 def test_distances_match_numpy():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(2, 4, 128))

@@ -187,7 +187,7 @@ def r_peaks(signal: np.ndarray, fs: float) -> np.ndarray:
         x = x[:, 0]
     if x.ndim != 1 or x.size < 3:
         raise ArgumentError(f"signal must be one trace of shape (samples,) or (samples, 1) with at least 3 "
-                         f"samples, got shape {np.shape(signal)}")
+                            f"samples, got shape {np.shape(signal)}")
     _check_positive_numbers(fs=fs)
     width = max(1, int(round(0.2 * fs)))
     detrended = x - np.convolve(np.pad(x, (width // 2, width - 1 - width // 2), mode="edge"),
@@ -387,7 +387,7 @@ def moving_shape_clip(frames: int = 12, size: int = 32, motion: str = "right", s
     travel = speed * (frames - 1)
     if 2 * radius + travel > size - 3:
         raise ArgumentError(f"a shape of radius {radius} moving {travel:.1f} px does not fit in {size} px frames: "
-                         "lower radius, speed or frames, or raise size")
+                            "lower radius, speed or frames, or raise size")
     rng = np.random.default_rng(seed)
     step = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}[motion]
     low, high = radius + 1, size - 2 - radius

@@ -6,22 +6,10 @@ that unit can see: its *receptive field*. This module computes those fields from
 any Keras functional model, finds the strongest patches batch by batch, synthesises an image that
 a unit likes by gradient ascent, and lays images out in grids.
 
-Receptive-field arithmetic (Dumoulin & Visin 2016; Araujo et al. 2019), per spatial axis, for a
-layer with kernel size :math:`k`, dilation :math:`d` (effective kernel
-:math:`\\hat k = d (k - 1) + 1`), stride :math:`s` and :math:`p` padding pixels before the first
-input pixel, applied to an input whose units have field size :math:`r_{in}`, jump (distance in
-input pixels between neighbouring units) :math:`j_{in}` and first-unit field start
-:math:`a_{in}` (top-left input pixel of unit 0's field):
-
-.. math::
-
-    r_{out} = r_{in} + (\\hat k - 1)\\, j_{in}, \\qquad
-    j_{out} = j_{in}\\, s, \\qquad
-    a_{out} = a_{in} - p\\, j_{in},
-
-starting from :math:`r = 1, j = 1, a = 0` at the input. The centre of unit :math:`i` is then
-:math:`a + (r - 1)/2 + i\\, j`, the usual "start" formula
-:math:`c_{out} = c_{in} + ((\\hat k - 1)/2 - p)\\, j_{in}`.
+Receptive fields follow :mod:`facelib.convnets.arithmetic` (the formulas are written there):
+per axis a field is its size :math:`r`, its jump :math:`j` (input pixels between neighbouring
+units) and its first input pixel :math:`a`; :func:`receptive_field` walks the functional graph
+with :func:`~facelib.convnets.arithmetic.window_field` and joins parallel branches.
 
 References
 ----------
@@ -33,13 +21,15 @@ Distill, 2019.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from facelib.convnets.arithmetic import same_padding, window_field
+from facelib.errors import ArgumentError, WrongTypeError
 
 __all__ = ["ReceptiveField", "TopPatches", "receptive_field", "top_patches", "visible_patch",
            "maximize_activation", "mosaic", "image_grid"]
@@ -118,25 +108,19 @@ def _pair(value) -> tuple[int, int]:
 
 
 def _same_padding(n: int | None, k: int, s: int, layer: keras.layers.Layer) -> int:
-    """Pixels TensorFlow pads before the input for ``padding='same'``.
-
-    TensorFlow pads ``max((ceil(n / s) - 1) s + k - n, 0)`` pixels in all and puts the smaller
-    half (``// 2``) before the input, the rest after. With stride 1 that is ``(k - 1) // 2``
-    whatever ``n``; with a larger stride it depends on the input size ``n``.
-    """
-    if s == 1:
-        return (k - 1) // 2
-    if n is None:
-        raise ValueError(f"layer {layer.name!r} uses padding='same' with stride {s}, whose padding "
-                         "depends on the input size, but the model's input size is not fixed; build the "
-                         "model with a fixed input shape, e.g. keras.Input((224, 224, 3)).")
-    return max((math.ceil(n / s) - 1) * s + k - n, 0) // 2
+    """Pixels TensorFlow pads before the input for 'same' (:func:`~facelib.convnets.arithmetic.same_padding`)."""
+    pad = same_padding(n, k, s)
+    if pad is None:
+        raise ArgumentError(f"layer {layer.name!r} uses padding='same' with stride {s}, whose padding "
+                            "depends on the input size, but the model's input size is not fixed; build the "
+                            "model with a fixed input shape, e.g. keras.Input((224, 224, 3)).")
+    return pad
 
 
 def _window_params(layer: keras.layers.Layer) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], str]:
     if getattr(layer, "data_format", "channels_last") != "channels_last":
-        raise ValueError(f"layer {layer.name!r} uses data_format={layer.data_format!r}; receptive_field "
-                         "supports channels_last models only.")
+        raise ArgumentError(f"layer {layer.name!r} uses data_format={layer.data_format!r}; receptive_field "
+                            "supports channels_last models only.")
     if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
         return _pair(layer.pool_size), _pair(layer.strides), (1, 1), layer.padding
     return _pair(layer.kernel_size), _pair(layer.strides), _pair(layer.dilation_rate), layer.padding
@@ -156,15 +140,14 @@ def _through(layer: keras.layers.Layer, field: tuple[tuple[int, int, int], ...])
         kernel, strides, dilation, padding = _window_params(layer)
         sizes = layer.input.shape[1:3]
         out = []
-        for (r, j, a), k, s, d, n in zip(field, kernel, strides, dilation, sizes, strict=True):
-            k_eff = d * (k - 1) + 1
-            p = _same_padding(n, k_eff, s, layer) if padding == "same" else 0
-            out.append((r + (k_eff - 1) * j, j * s, a - p * j))
+        for axis_field, k, s, d, n in zip(field, kernel, strides, dilation, sizes, strict=True):
+            p = _same_padding(n, d * (k - 1) + 1, s, layer) if padding == "same" else 0
+            out.append(window_field(axis_field, k, s, d, p))
         return tuple(out)
-    raise ValueError(f"receptive_field cannot follow layer {layer.name!r} of type {type(layer).__name__}: "
-                     "it knows Conv2D, DepthwiseConv2D, SeparableConv2D, Max/AveragePooling2D, ZeroPadding2D, "
-                     "Cropping2D, merge layers (Concatenate, Add, ...) and pointwise layers (activations, "
-                     "normalisation, dropout).")
+    raise ArgumentError(f"receptive_field cannot follow layer {layer.name!r} of type {type(layer).__name__}: "
+                        "it knows Conv2D, DepthwiseConv2D, SeparableConv2D, Max/AveragePooling2D, ZeroPadding2D, "
+                        "Cropping2D, merge layers (Concatenate, Add, ...) and pointwise layers (activations, "
+                        "normalisation, dropout).")
 
 
 def _union(layer: keras.layers.Layer, fields: list) -> tuple[tuple[int, int, int], ...]:
@@ -173,8 +156,8 @@ def _union(layer: keras.layers.Layer, fields: list) -> tuple[tuple[int, int, int
     for axis in range(2):
         jumps = {f[axis][1] for f in fields}
         if len(jumps) != 1:
-            raise ValueError(f"layer {layer.name!r} merges branches with different strides {sorted(jumps)}; "
-                             "their units do not line up, so there is no single receptive field.")
+            raise ArgumentError(f"layer {layer.name!r} merges branches with different strides {sorted(jumps)}; "
+                                "their units do not line up, so there is no single receptive field.")
         start = min(f[axis][2] for f in fields)
         end = max(f[axis][2] + f[axis][0] for f in fields)
         out.append((end - start, jumps.pop(), start))
@@ -183,13 +166,13 @@ def _union(layer: keras.layers.Layer, fields: list) -> tuple[tuple[int, int, int
 
 def _get_layer(model: keras.Model, layer_name: str) -> keras.layers.Layer:
     if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a Keras model, got {type(model).__name__}.")
+        raise WrongTypeError(f"model must be a Keras model, got {type(model).__name__}.")
     try:
         return model.get_layer(layer_name)
     except ValueError as error:
         names = [layer.name for layer in model.layers]
-        raise ValueError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}; its layers are "
-                         f"{names[:8]}{' ...' if len(names) > 8 else ''}.") from error
+        raise ArgumentError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}; its layers are "
+                            f"{names[:8]}{' ...' if len(names) > 8 else ''}.") from error
 
 
 def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
@@ -256,15 +239,15 @@ def receptive_field(model: keras.Model, layer_name: str) -> ReceptiveField:
                 elif id(tensor) in producer:
                     fields.append(field_of(producer[id(tensor)]))
                 else:
-                    raise ValueError(f"cannot trace the input of layer {layer.name!r} back to a layer of the "
-                                     "model (nested models and shared layers are not supported).")
+                    raise ArgumentError(f"cannot trace the input of layer {layer.name!r} back to a layer of the "
+                                        "model (nested models and shared layers are not supported).")
             if isinstance(layer, _MERGING):
                 result = _union(layer, fields)
             elif len(fields) == 1:
                 result = _through(layer, fields[0])
             else:
-                raise ValueError(f"layer {layer.name!r} of type {type(layer).__name__} has {len(fields)} "
-                                 "inputs and is not a known merge layer.")
+                raise ArgumentError(f"layer {layer.name!r} of type {type(layer).__name__} has {len(fields)} "
+                                    "inputs and is not a known merge layer.")
         memo[id(layer)] = result
         return result
 
@@ -277,14 +260,14 @@ def _as_batch(images, name: str = "images") -> np.ndarray:
     if isinstance(images, (list, tuple)):
         shapes = {np.shape(image) for image in images}
         if len(shapes) > 1:
-            raise ValueError(f"{name} must all have one size; got shapes {sorted(shapes)[:4]}. Resize or crop "
-                             "them to one size first.")
+            raise ArgumentError(f"{name} must all have one size; got shapes {sorted(shapes)[:4]}. Resize or crop "
+                                "them to one size first.")
         images = np.stack(images) if images else np.zeros((0, 1, 1, 3), np.uint8)
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"{name} must have shape (N, H, W, 3) (RGB), got {images.shape}.")
+        raise ArgumentError(f"{name} must have shape (N, H, W, 3) (RGB), got {images.shape}.")
     if len(images) == 0:
-        raise ValueError(f"{name} is empty; give at least one image.")
+        raise ArgumentError(f"{name} is empty; give at least one image.")
     return images
 
 
@@ -306,8 +289,8 @@ def _check_units(layer: keras.layers.Layer, units) -> np.ndarray:
     array = np.atleast_1d(np.asarray(units))
     if array.ndim != 1 or len(array) == 0 or not np.issubdtype(array.dtype, np.integer) \
             or array.min() < 0 or array.max() >= channels:
-        raise ValueError(f"units of layer {layer.name!r} must be a non-empty list of channel indices in "
-                         f"0..{channels - 1}, got {array.tolist()}.")
+        raise ArgumentError(f"units of layer {layer.name!r} must be a non-empty list of channel indices in "
+                            f"0..{channels - 1}, got {array.tolist()}.")
     return array
 
 
@@ -363,18 +346,38 @@ def top_patches(model: keras.Model, units: Mapping[str, Sequence[int]], images, 
     ([[1]], [[[2, 1]]], (2, 2))
     """
     if not isinstance(units, Mapping) or not units:
-        raise ValueError("units must be a non-empty dict {layer name: [channel, ...]}, e.g. {'conv1': [0, 5]}; "
-                         f"got {units!r}.")
+        raise ArgumentError("units must be a non-empty dict {layer name: [channel, ...]}, e.g. {'conv1': [0, 5]}; "
+                            f"got {units!r}.")
     layers = {name: _get_layer(model, name) for name in units}
     chosen = {name: _check_units(layers[name], u) for name, u in units.items()}
     images = _as_batch(images)
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(images):
-        raise ValueError(f"k must be an integer from 1 to the number of images ({len(images)}), got {k!r}.")
+        raise ArgumentError(f"k must be an integer from 1 to the number of images ({len(images)}), got {k!r}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        raise ArgumentError(f"batch_size must be a positive integer, got {batch_size!r}.")
     fields = {name: receptive_field(model, name) for name in units}
+    strongest = _strongest_units(model, layers, chosen, images, preprocess or (lambda x: x), batch_size)
+    result = {}
+    for name, (values, rows, cols) in strongest.items():
+        best = np.argsort(-values, axis=0, kind="stable")[:k].T                               # (U, k)
+        take = np.arange(best.shape[0])[:, None]
+        position = np.stack([rows[best, take], cols[best, take]], axis=-1).astype(int)
+        window = fields[name].window
+        patches = np.stack([np.stack([_cut(images[i], window(*pos), fill) for i, pos in zip(b, p, strict=True)])
+                            for b, p in zip(best, position, strict=True)])
+        result[name] = TopPatches(patches=patches, activations=values[best, take].astype(np.float32),
+                                  image_index=best, position=position, units=chosen[name], field=fields[name])
+    return result
+
+
+def _strongest_units(model: keras.Model, layers: Mapping[str, keras.layers.Layer], chosen: Mapping[str, np.ndarray],
+                     images: np.ndarray, prepare: Callable, batch_size: int) -> dict[str, np.ndarray]:
+    """Per layer, ``(max, row of max, col of max)`` of each chosen unit in each image: shape (3, N, U).
+
+    One forward pass per batch reads every layer; the maximum and argmax over positions are taken
+    inside that compiled TensorFlow function, so whole feature maps never reach NumPy.
+    """
     extractor = keras.Model(model.inputs, {name: layer.output for name, layer in layers.items()})
-    prepare = preprocess or (lambda x: x)
 
     @tf.function(reduce_retracing=True)
     def strongest(batch):
@@ -387,22 +390,11 @@ def top_patches(model: keras.Model, units: Mapping[str, Sequence[int]], images, 
                                   tf.cast(where % tf.shape(maps)[2], tf.float32)])          # (3, B, U)
         return out
 
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in units}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     for start in range(0, len(images), batch_size):
         for name, value in strongest(tf.constant(images[start:start + batch_size], dtype=tf.float32)).items():
             parts[name].append(value.numpy())
-    result = {}
-    for name, part in parts.items():
-        values, rows, cols = np.concatenate(part, axis=1)                                    # each (N, U)
-        best = np.argsort(-values, axis=0, kind="stable")[:k].T                               # (U, k)
-        take = np.arange(best.shape[0])[:, None]
-        position = np.stack([rows[best, take], cols[best, take]], axis=-1).astype(int)
-        window = fields[name].window
-        patches = np.stack([np.stack([_cut(images[i], window(*pos), fill) for i, pos in zip(b, p, strict=True)])
-                            for b, p in zip(best, position, strict=True)])
-        result[name] = TopPatches(patches=patches, activations=values[best, take].astype(np.float32),
-                                  image_index=best, position=position, units=chosen[name], field=fields[name])
-    return result
+    return {name: np.concatenate(part, axis=1) for name, part in parts.items()}
 
 
 def _smooth(images: tf.Tensor) -> tf.Tensor:
@@ -478,16 +470,26 @@ def maximize_activation(model: keras.Model, layer_name: str, units: Sequence[int
     units = _check_units(layer, units)
     for name, value in (("steps", steps), ("size", size), ("learning_rate", learning_rate)):
         if not np.isscalar(value) or not value > 0:
-            raise ValueError(f"{name} must be positive, got {value!r}.")
+            raise ArgumentError(f"{name} must be positive, got {value!r}.")
     if not 0 <= decay < 1 or not 0 <= blur <= 1:
-        raise ValueError(f"decay must be in [0, 1) and blur in [0, 1]; got decay={decay!r}, blur={blur!r}.")
+        raise ArgumentError(f"decay must be in [0, 1) and blur in [0, 1]; got decay={decay!r}, blur={blur!r}.")
     if not isinstance(jitter, (int, np.integer)) or jitter < 0:
-        raise ValueError(f"jitter must be a non-negative integer, got {jitter!r}.")
-    extractor = keras.Model(model.inputs, layer.output)
-    prepare = preprocess or (lambda x: x)
-    one_hot = tf.one_hot(units, layer.output.shape[-1])                                      # (U, C)
+        raise ArgumentError(f"jitter must be a non-negative integer, got {jitter!r}.")
     rng = tf.random.Generator.from_seed(seed)
     image = tf.Variable(128.0 + rng.normal((len(units), int(size), int(size), 3), stddev=24.0))
+    step = _ascent_step(keras.Model(model.inputs, layer.output), preprocess or (lambda x: x),
+                        tf.one_hot(units, layer.output.shape[-1]), image, rng, learning_rate, decay, blur, jitter)
+    for _ in range(int(steps)):
+        step()
+    return image.numpy().astype(np.float32)
+
+
+def _ascent_step(extractor: keras.Model, prepare: Callable, one_hot: tf.Tensor, image: tf.Variable,
+                 rng: tf.random.Generator, learning_rate: float, decay: float, blur: float, jitter: int) -> Callable:
+    """One compiled step of :func:`maximize_activation`: jittered gradient, normalised step, decay, blur.
+
+    ``one_hot`` (U, C) picks unit ``c`` of image ``u``; ``image`` (U, size, size, 3) is updated in place.
+    """
 
     @tf.function
     def step():
@@ -500,9 +502,7 @@ def maximize_activation(model: keras.Model, layer_name: str, units: Sequence[int
         x = 128.0 + (1.0 - decay) * (image + learning_rate * grad - 128.0)
         image.assign(tf.clip_by_value((1.0 - blur) * x + blur * _smooth(x), 0.0, 255.0))
 
-    for _ in range(int(steps)):
-        step()
-    return image.numpy().astype(np.float32)
+    return step
 
 
 def visible_patch(image: np.ndarray, window: tuple[int, int, int, int], side: int, fill: int = 255) -> np.ndarray:
@@ -521,12 +521,12 @@ def visible_patch(image: np.ndarray, window: tuple[int, int, int, int], side: in
     from PIL import Image
 
     if isinstance(side, bool) or not isinstance(side, int | np.integer) or side < 1:
-        raise ValueError(f"side must be a positive integer, got {side!r}")
+        raise ArgumentError(f"side must be a positive integer, got {side!r}")
     left, top, right, bottom = window
     h, w = image.shape[:2]
     t, l, b, r = max(top, 0), max(left, 0), min(bottom, h - 1), min(right, w - 1)
     if t > b or l > r:
-        raise ValueError(f"window {window} does not overlap the image of shape {image.shape[:2]}")
+        raise ArgumentError(f"window {window} does not overlap the image of shape {image.shape[:2]}")
     crop = np.clip(np.asarray(image)[t:b + 1, l:r + 1], 0, 255).astype(np.uint8)
     scale = side / max(crop.shape[:2])
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
@@ -557,9 +557,9 @@ def mosaic(images, cols: int, gap: int = 2, fill: int = 255) -> np.ndarray:
     """
     images = _as_batch(images)
     if not isinstance(cols, (int, np.integer)) or cols < 1:
-        raise ValueError(f"cols must be a positive integer, got {cols!r}.")
+        raise ArgumentError(f"cols must be a positive integer, got {cols!r}.")
     if not isinstance(gap, (int, np.integer)) or gap < 0:
-        raise ValueError(f"gap must be a non-negative integer, got {gap!r}.")
+        raise ArgumentError(f"gap must be a non-negative integer, got {gap!r}.")
     n, h, w, _ = images.shape
     rows = -(-n // cols)
     out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap, 3), fill, dtype=np.uint8)
@@ -604,7 +604,7 @@ def image_grid(images: Sequence[np.ndarray], rows: int | None = None, cols: int 
 
     images = list(images)
     if not images:
-        raise ValueError("images is empty; give at least one image.")
+        raise ArgumentError("images is empty; give at least one image.")
     if rows is None and cols is None:
         rows, cols = 1, len(images)
     elif rows is None:
@@ -612,14 +612,14 @@ def image_grid(images: Sequence[np.ndarray], rows: int | None = None, cols: int 
     elif cols is None:
         cols = -(-len(images) // rows)
     if rows < 1 or cols < 1 or rows * cols < len(images):
-        raise ValueError(f"a {rows} x {cols} grid cannot hold {len(images)} images; raise rows or cols.")
+        raise ArgumentError(f"a {rows} x {cols} grid cannot hold {len(images)} images; raise rows or cols.")
     if titles is not None and len(titles) != len(images):
-        raise ValueError(f"titles has {len(titles)} entries for {len(images)} images; give one per image.")
+        raise ArgumentError(f"titles has {len(titles)} entries for {len(images)} images; give one per image.")
     shown = []
     for i, image in enumerate(images):
         image = np.asarray(image)
         if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
-            raise ValueError(f"images[{i}] must have shape (H, W) or (H, W, 3), got {image.shape}.")
+            raise ArgumentError(f"images[{i}] must have shape (H, W) or (H, W, 3), got {image.shape}.")
         if stretch:
             low, high = np.percentile(image, [1, 99])
             image = (image.astype(np.float64) - low) / max(high - low, 1e-8)

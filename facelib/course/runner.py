@@ -27,7 +27,9 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
+from facelib.course import ROOT
+from facelib.errors import MissingFileError
+
 BUILD = ROOT / "build" / "notebooks"
 # MathJax 2's entry point and the one combined configuration the package ships.
 MATHJAX_ENTRY = "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
@@ -43,14 +45,14 @@ def mathjax_folder() -> Path:
 
     Raises
     ------
-    FileNotFoundError
+    MissingFileError
         If the package is not installed (it is in ``requirements.txt``).
     """
     spec = importlib.util.find_spec("jupyter_server_mathjax")
     folder = Path(spec.origin).parent / "static" if spec and spec.origin else None
     if folder is None or not (folder / "MathJax.js").is_file():
-        raise FileNotFoundError("MathJax for offline HTML comes from the package jupyter-server-mathjax; "
-                                "install it with `pip install -r requirements.txt` (or `make setup`).")
+        raise MissingFileError("MathJax for offline HTML comes from the package jupyter-server-mathjax; "
+                               "install it with `pip install -r requirements.txt` (or `make setup`).")
     return folder
 
 
@@ -128,13 +130,26 @@ def to_html(nb: nbformat.NotebookNode, mathjax_url: str) -> str:
     return html.replace(tag, _MATHJAX_FONTS + tag, 1)
 
 
-def run_notebooks(paths: list[Path] | None = None, dest: Path | None = BUILD) -> int:
+def _first_line(error: Exception) -> str:
+    """One line that says why a notebook stopped: the exception line of a cell, or the error's own first line."""
+    from nbclient.exceptions import CellExecutionError
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()          # the traceback's colours
+    if not text:
+        return type(error).__name__
+    lines = text.splitlines()
+    return lines[-1] if isinstance(error, CellExecutionError) else f"{type(error).__name__}: {lines[0]}"
+
+
+def run_notebooks(paths: list[Path] | None = None, dest: Path | None = BUILD, timeout: int = 900) -> int:
     """Execute notebooks in order; return how many failed.
 
     With ``dest`` a folder, each notebook goes there as ``.ipynb`` and ``.html``; with
-    ``dest=None`` each is written back in place (to commit it with its outputs).
+    ``dest=None`` each is written back in place (to commit it with its outputs). A notebook fails
+    when a cell raises, a cell runs longer than ``timeout`` seconds, or its kernel dies; each failure
+    is one line, and the next notebook still runs.
     """
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     paths = paths or notebooks()
     logs = (dest or BUILD) / "logs"
@@ -146,13 +161,12 @@ def run_notebooks(paths: list[Path] | None = None, dest: Path | None = BUILD) ->
     for i, path in enumerate(paths, 1):
         start, log = time.perf_counter(), logs / f"{path.stem}.log"
         try:
-            nb = execute(path, log)
-        except CellExecutionError as error:
+            nb = execute(path, log, timeout)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
             failed += 1
-            text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()          # the traceback's colours
-            first = text.splitlines()[-1] if text else type(error).__name__
-            print(f"[{i}/{len(paths)}] {path.name}: FAILED after {time.perf_counter() - start:.1f} s: {first} "
-                  f"(kernel log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})", flush=True)
+            print(f"[{i}/{len(paths)}] {path.name}: FAILED after {time.perf_counter() - start:.1f} s: "
+                  f"{_first_line(error)} (kernel log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})",
+                  flush=True)
             continue
         if dest is None:
             nbformat.write(nb, path)

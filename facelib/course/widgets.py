@@ -32,12 +32,13 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from facelib.convnets.arithmetic import input_jump
+from facelib.convnets.arithmetic import input_jump, output_times
 from facelib.decision import same_person
+from facelib.errors import ArgumentError
+from facelib.recognition.verify import error_rates
 from facelib.validation import check_choice, check_float, check_int
 
-__all__ = ["error_rates", "TauExplorer", "identify_photo", "PhotoIdentifier", "StylePreview",
-           "output_times", "FilterExplorer", "UPLOAD_MAX_SIDE"]
+__all__ = ["TauExplorer", "identify_photo", "PhotoIdentifier", "StylePreview", "FilterExplorer", "UPLOAD_MAX_SIDE"]
 
 UPLOAD_MAX_SIDE = 2000
 """Longer side (pixels) an uploaded photo is shrunk to before detection (a 12 MP phone photo
@@ -76,23 +77,6 @@ class _Control:
 
 
 # -- 01: the threshold ----------------------------------------------------------------------------
-def error_rates(distances, same, tau: float) -> tuple[float, float, float]:
-    """Accuracy, FAR and FRR of the decision d <= tau on labelled pairs.
-
-    accuracy = mean([d_i <= tau] == y_i); FAR = mean over pairs of two people (y_i false) of
-    [d_i <= tau]; FRR = mean over pairs of one person (y_i true) of [d_i > tau].
-    A rate over an empty group is NaN.
-    """
-    d = np.asarray(distances, dtype=np.float64).ravel()
-    y = np.asarray(same, dtype=bool).ravel()
-    if d.shape != y.shape or not d.size:
-        raise ValueError(f"distances and same must be non-empty and of one length, got {d.size} and {y.size}")
-    accept = same_person(d, check_float("tau", tau, minimum=0.0))
-    far = float(np.mean(accept[~y])) if (~y).any() else float("nan")
-    frr = float(np.mean(~accept[y])) if y.any() else float("nan")
-    return float(np.mean(accept == y)), far, frr
-
-
 class TauExplorer(_Control):
     """A tau slider over LFW pair distances: histograms with tau marked, and accuracy, FAR, FRR.
 
@@ -107,7 +91,7 @@ class TauExplorer(_Control):
     def __init__(self, distances, same, tau: float = 0.6):
         self.distances = np.asarray(distances, dtype=np.float64).ravel()
         self.same = np.asarray(same, dtype=bool).ravel()
-        error_rates(self.distances, self.same, tau)   # validates the pairs and tau
+        error_rates(self.distances, self.same, check_float("tau", tau, minimum=0.0))   # validates the pairs
         top = max(1.2, float(np.ceil(self.distances.max() * 10) / 10))
         self.bins = np.linspace(0.0, top, 49)
         self.slider = widgets.FloatSlider(value=tau, min=0.0, max=top, step=0.01, description="tau",
@@ -327,7 +311,7 @@ class StylePreview(_Control):
         from facelib.convnets import backbones, style
 
         if not contents or not styles:
-            raise ValueError("contents and styles must each name at least one image")
+            raise ArgumentError("contents and styles must each name at least one image")
         self.size = check_int("size", size, minimum=32, maximum=512)
         self.backbone, self.extractor = backbone, extractor
         recipe = style.RECIPES[check_choice("backbone", backbone, backbones.BACKBONES)]
@@ -375,33 +359,6 @@ class StylePreview(_Control):
 
 
 # -- 08: a learned Conv1D filter ------------------------------------------------------------------
-def output_times(model, layer_name: str, n_samples: int, fs: float) -> np.ndarray:
-    """Time (s) at the centre of each output position's receptive field, for a Sequential 1D model.
-
-    Per windowed layer on the way (Conv1D, pooling) with kernel k, dilation d
-    (k_hat = d (k - 1) + 1), stride s and p samples of padding before its input:
-    r_out = r_in + (k_hat - 1) j_in, j_out = j_in s, a_out = a_in - p j_in, from r = j = 1,
-    a = 0; position i is centred on sample a + (r - 1) / 2 + i j, at time (that) / fs.
-    """
-    import keras
-
-    a, j, r, n = 0.0, 1, 1, check_int("n_samples", n_samples, minimum=1)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv1D):
-            k, s, d = layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0]
-        elif isinstance(layer, (keras.layers.MaxPooling1D, keras.layers.AveragePooling1D)):
-            k, s, d = layer.pool_size[0], layer.strides[0], 1
-        else:
-            raise ValueError(f"output_times follows Conv1D and 1D pooling layers only, not {layer.name!r}")
-        k_hat = d * (k - 1) + 1
-        n_out = -(-n // s) if layer.padding == "same" else (n - k_hat) // s + 1
-        p = max((n_out - 1) * s + k_hat - n, 0) // 2 if layer.padding == "same" else 0
-        a, r, j, n = a - p * j, r + (k_hat - 1) * j, j * s, n_out
-        if layer.name == layer_name:
-            return (a + (r - 1) / 2 + np.arange(n) * j) / fs
-    raise ValueError(f"layer_name {layer_name!r} is not a layer of model {model.name!r}")
-
-
 class FilterExplorer(_Control):
     """Pick a learned Conv1D filter: its kernel, and where it fires (after its activation) on a signal.
 
@@ -422,7 +379,7 @@ class FilterExplorer(_Control):
         self.signal = np.asarray(signal, dtype=np.float32).reshape(-1)
         self.convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
         if not self.convs:
-            raise ValueError(f"model {model.name!r} has no Conv1D layer")
+            raise ArgumentError(f"model {model.name!r} has no Conv1D layer")
         outputs = [layer.output for layer in self.convs]
         maps = keras.Model(model.inputs[0], outputs)(self.signal[None, :, None])
         self.responses = {layer.name: keras.ops.convert_to_numpy(m)[0]

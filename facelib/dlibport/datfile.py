@@ -34,7 +34,8 @@ and then its inner network, so the file holds a run of version integers, then th
 layer, then the layers' details from the input side outwards, each followed by its
 wrapper's bookkeeping (flags and cached tensors, empty in a saved model). Tags and skips
 write only their version, so the residual wiring is not in the file: a reader has to
-know the network's definition (see :mod:`facelib.faces`).
+know the network's definition (see :func:`facelib.dlibport.encoder.build_encoder` for the
+face encoder's ResNet and :func:`facelib.dlibport.detector.build_model` for the face detector).
 
 API
 ---
@@ -65,6 +66,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -87,6 +89,27 @@ def _ldexp(mantissa: np.ndarray, exponent: np.ndarray) -> np.ndarray:
     for code, special in _SPECIAL_EXPONENTS.items():
         values[exponent == code] = special
     return values
+
+
+def _decode_ints(raw: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The dlib integers that start at ``positions`` of the bytes ``raw``: the one integer decoder.
+
+    Header byte ``h``: ``h & 0x0F`` magnitude bytes follow (0 to 8), little-endian; ``h & 0x80``
+    makes the value negative; ``h & 0x70`` is zero. Returns ``(values, lengths, bad)``: the int64
+    values, each integer's length in bytes (``1 + (h & 0x0F)``), and the index into ``positions`` of
+    the first integer whose header is invalid or whose bytes run past ``raw`` (-1 when all are good;
+    the values are then meaningless).
+    """
+    header = raw[positions].astype(np.int64)
+    size = header & 0x0F
+    broken = ((header & 0x70) != 0) | (size > 8) | (positions + size >= len(raw))
+    magnitude = np.zeros(len(positions), dtype=np.uint64)
+    for j in range(int(np.minimum(size, 8).max(initial=0))):
+        byte = np.where(j < size, raw[np.minimum(positions + 1 + j, len(raw) - 1)], 0).astype(np.uint64)
+        magnitude |= byte << np.uint64(8 * j)
+    values = magnitude.astype(np.int64)
+    values[(header & 0x80) != 0] *= -1
+    return values, 1 + size, int(np.argmax(broken)) if broken.any() else -1
 
 
 class DlibFormatError(FacelibError, ValueError):
@@ -139,14 +162,18 @@ class Reader:
     def int(self, what: str = "an integer") -> int:
         """Read one integer: header byte (size in low 4 bits, sign in bit 7), magnitude LE."""
         self._need(1, what)
-        header = self.data[self.pos]
-        size = header & 0x0F
-        if header & 0x70 or size > 8:
-            raise self.error(f"byte 0x{header:02x} is not a dlib integer header ({what})")
-        self._need(1 + size, what)
-        value = int.from_bytes(self.data[self.pos + 1 : self.pos + 1 + size], "little")
-        self.pos += 1 + size
-        return -value if header & 0x80 else value
+        values, lengths, bad = _decode_ints(self._array, np.array([self.pos]))
+        if bad >= 0:
+            self.integer_error(what, self.pos)
+        self.pos += int(lengths[0])
+        return int(values[0])
+
+    def integer_error(self, what: str, at: int) -> NoReturn:
+        """Raise the :class:`DlibFormatError` for the integer at byte ``at``: a bad header, or the file ends in it."""
+        header = self.data[at]
+        if header & 0x70 or header & 0x0F > 8:
+            raise self.error(f"byte 0x{header:02x} is not a dlib integer header ({what})", at=at)
+        raise self.error(f"file ends while reading {what} ({1 + (header & 0x0F)} bytes needed)", at=at)
 
     def float(self, what: str = "a float") -> float:
         """Read one float: mantissa m and exponent e as integers, value m * 2**e."""
@@ -179,27 +206,16 @@ class Reader:
         positions = np.asarray(offsets, dtype=np.int64)
         if offset > limit:
             raise self.error(f"file ends while reading {what}", at=start + limit)
-        mant, mant_len = self._decode_ints(window, positions, what, start)
-        expo, _ = self._decode_ints(window, positions + mant_len, what, start)
+        mant, mant_len, bad = _decode_ints(window, positions)
+        if bad < 0:
+            expo, _, bad = _decode_ints(window, positions + mant_len)
+            at = positions + mant_len
+        else:
+            at = positions
+        if bad >= 0:
+            self.integer_error(what, start + int(at[bad]))
         self.pos = start + offset
         return _ldexp(mant, expo)
-
-    def _decode_ints(self, window, positions, what, start):
-        """Integers starting at ``positions`` of ``window``: (values, byte lengths)."""
-        header = window[positions]
-        size = header & 0x0F
-        bad = (header & 0x70 != 0) | (size > 8)
-        if bad.any():
-            first = int(positions[np.argmax(bad)])
-            raise self.error(f"bad integer header while reading {what}", at=start + first)
-        magnitude = np.zeros(len(positions), dtype=np.uint64)
-        for j in range(int(size.max(initial=0))):
-            index = np.minimum(positions + 1 + j, len(window) - 1)
-            byte = np.where(j < size, window[index], 0).astype(np.uint64)
-            magnitude |= byte << np.uint64(8 * j)
-        values = magnitude.astype(np.int64)
-        values[header & 0x80 != 0] *= -1
-        return values, 1 + size
 
     def string(self, what: str = "a string") -> str:
         """Read a string: its length, then its bytes (decoded as UTF-8)."""
@@ -569,25 +585,10 @@ def _int_stream(data: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
     while pos < end:
         append(pos)
         pos += steps[pos]
-    if pos != end:
-        reader = Reader(data, name)
-        reader.pos = starts[-1]
-        raise reader.error("file ends inside an integer")
     offsets = np.asarray(starts, dtype=np.int64)
-    header = raw[offsets].astype(np.int64)
-    size = header & 0x0F
-    bad = ((header & 0x70) != 0) | (size > 8)
-    if bad.any():
-        reader = Reader(data, name)
-        reader.pos = int(offsets[np.argmax(bad)])
-        raise reader.error(f"byte 0x{int(header[np.argmax(bad)]):02x} is not a dlib integer header")
-    magnitude = np.zeros(len(offsets), dtype=np.uint64)
-    padded = np.concatenate([raw, np.zeros(9, dtype=np.uint8)])
-    for j in range(int(size.max(initial=0))):
-        byte = np.where(j < size, padded[offsets + 1 + j], 0).astype(np.uint64)
-        magnitude |= byte << np.uint64(8 * j)
-    values = magnitude.astype(np.int64)
-    values[(header & 0x80) != 0] *= -1
+    values, _, bad = _decode_ints(raw, offsets)   # the last one runs past the end when pos > end
+    if bad >= 0:
+        Reader(data, name).integer_error("an integer", int(offsets[bad]))
     return values, offsets
 
 

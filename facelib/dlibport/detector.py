@@ -141,18 +141,40 @@ def build_model(net: datfile.DlibNet) -> keras.Model:
     return keras.Model(inputs, x, name="mmod_face_detector")
 
 
-def _output_to_input(net: datfile.DlibNet) -> tuple[int, int]:
-    """(a, b) with tiled-image point = a * output index + b (dlib's map_output_to_input)."""
-    scale, offset = 1, 0
-    for layer in reversed(net.layers):
+@dataclass(frozen=True)
+class _Field:
+    """Where output position ``i`` of the network looks in the tiled image, per axis (both are equal).
+
+    Output ``i`` depends on input positions ``stride * i + lo`` to ``stride * i + hi`` only, and is
+    placed at their centre, ``stride * i + centre`` (dlib's ``map_output_to_input``).
+    """
+
+    stride: int
+    lo: int
+    hi: int
+
+    @property
+    def centre(self) -> int:
+        return self.lo + (self.hi - self.lo) // 2
+
+
+def _field(net: datfile.DlibNet) -> _Field:
+    """The network's :class:`_Field`, from its convolutions' windows, strides and paddings.
+
+    From the input (``r = 1, j = 1, a = 0``) each convolution with window ``k``, stride ``s`` and
+    ``p`` padding pixels updates ``a -= p j``, ``r += (k - 1) j``, ``j *= s``; then ``lo = a``,
+    ``hi = a + r - 1`` and the stride is ``j``. dlib centres each position at ``p_in = p_out s - p +
+    k // 2`` per layer, which is ``lo + (hi - lo) / 2`` for the odd windows required here.
+    """
+    r, j, a = 1, 1, 0
+    for layer in net.layers:
         if layer.type == "con":
             p = layer.params
-            if p["stride_y"] != p["stride_x"] or p["padding_y"] != p["padding_x"] or p["nr"] != p["nc"]:
-                raise datfile.DlibFormatError(f"{net.path}: only square convolution windows are supported")
-            # p_in = p_out * stride - padding + size // 2, composed from the output back
-            offset = offset * p["stride_x"] - p["padding_x"] + p["nc"] // 2
-            scale *= p["stride_x"]
-    return scale, offset
+            if p["stride_y"] != p["stride_x"] or p["padding_y"] != p["padding_x"] or p["nr"] != p["nc"] \
+                    or p["nc"] % 2 == 0:
+                raise datfile.DlibFormatError(f"{net.path}: only square convolution windows of odd size are supported")
+            a, r, j = a - p["padding_x"] * j, r + (p["nc"] - 1) * j, j * p["stride_x"]
+    return _Field(stride=j, lo=a, hi=a + r - 1)
 
 
 # -- images: dlib's pyramid_up and tiled pyramid ------------------------------------------------
@@ -336,26 +358,6 @@ def _overlaps(kept: np.ndarray, box: np.ndarray, hull_thresh: float, covered_thr
     return bool(hits.any())
 
 
-def _receptive_rows(model: keras.Model) -> tuple[int, int, int]:
-    """(J, lo, hi): output row r of ``model`` depends on input rows J r + lo to J r + hi only.
-
-    Walking back from the output, a convolution of size k, stride s and padding p maps rows
-    [J r + lo, J r + hi] of its output to rows [s (J r + lo) - p, s (J r + hi) - p + k - 1]
-    of its input.
-    """
-    stride, lo, hi = 1, 0, 0
-    for layer in reversed(model.layers):
-        if isinstance(layer, keras.layers.Conv2D):
-            k, s = layer.kernel_size[0], layer.strides[0]
-            p = (k - 1) // 2 if layer.padding == "same" else 0
-        elif isinstance(layer, keras.layers.ZeroPadding2D):
-            k, s, p = 1, 1, layer.padding[0][0]
-        else:
-            continue
-        stride, lo, hi = stride * s, s * lo - p, s * hi - p + k - 1
-    return stride, lo, hi
-
-
 @dataclass(frozen=True)
 class _Options:
     window: tuple[int, int]
@@ -364,8 +366,7 @@ class _Options:
     avg: np.ndarray
     padding: int
     outer_padding: int
-    scale: int
-    offset: int
+    field: _Field
 
 
 class FaceDetector:
@@ -402,7 +403,6 @@ class FaceDetector:
         if len(opts["detector_windows"]) != 1 or opts["use_bounding_box_regression"]:
             raise datfile.DlibFormatError(f"{path}: only one detector window without box regression is supported")
         window = opts["detector_windows"][0]
-        scale, offset = _output_to_input(net)
         self.path = path
         self.model = build_model(net)
         self._opts = _Options(
@@ -412,8 +412,7 @@ class FaceDetector:
             avg=np.asarray(net.input.params["avg"], dtype=np.float32),
             padding=net.input.params["pyramid_padding"],
             outer_padding=net.input.params["pyramid_outer_padding"],
-            scale=scale,
-            offset=offset,
+            field=_field(net),
         )
 
     def score_map(self, image: np.ndarray) -> tuple[np.ndarray, list[tuple]]:
@@ -444,7 +443,7 @@ class FaceDetector:
         # Run the network on horizontal strips that overlap by its receptive field, keeping
         # from each strip only output rows whose whole field lies inside it: the same scores
         # as one run on the whole image, in bounded memory.
-        stride, lo, hi = _receptive_rows(self.model)
+        stride, lo, hi = o.field.stride, o.field.lo, o.field.hi
         step = max(1, (_STRIP_PIXELS // tiled.shape[1] - (hi - lo)) // stride)
         parts = []
         for r0 in range(0, rows, step):
@@ -539,7 +538,8 @@ class FaceDetector:
         order = np.argsort(-values, kind="stable")
         rows, cols, values = rows[order], cols[order], values[order]
         o = self._opts
-        centres = np.stack([o.scale * cols + o.offset, o.scale * rows + o.offset], axis=1).astype(np.float64)
+        step, centre = o.field.stride, o.field.centre
+        centres = np.stack([step * cols + centre, step * rows + centre], axis=1).astype(np.float64)
         half = (np.array(o.window, dtype=np.float64) - 1) / 2
         level_rects = np.asarray(rects, dtype=np.float64)
         levels = _nearest_level(level_rects, np.floor(centres + 0.5))  # dlib's dpoint -> point

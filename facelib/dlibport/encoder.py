@@ -26,6 +26,7 @@ from keras import ops
 
 from facelib import assets
 from facelib.dlibport import datfile
+from facelib.dlibport.align import CHIP_SIZE
 from facelib.dlibport.geometry import PIXEL_SCALE
 from facelib.errors import ArgumentError
 from facelib.storage import sha256, sha256_arrays
@@ -33,8 +34,7 @@ from facelib.validation import check_int
 
 __all__ = [
     "RESNET_FILE",
-    "CHIP_SIZE",
-    "EMBEDDING_SIZE",
+    "ENCODING_SIZE",
     "ChannelAffine",
     "ZeroPadAdd",
     "build_encoder",
@@ -45,8 +45,7 @@ __all__ = [
 ]
 
 RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-CHIP_SIZE = 150
-EMBEDDING_SIZE = 128
+ENCODING_SIZE = 128
 _CACHE_FORMAT = 2  # 2: .npz with a checksum of the weights (1 was an unchecked .weights.h5)
 
 
@@ -165,7 +164,7 @@ def build_encoder(avg_rgb=(122.782, 117.001, 104.298), name: str = "dlib_face_re
             shortcut = layers.AveragePooling2D(2, strides=2, name=nxt("pool"))(x) if stride == 2 else x
             x = relu(ZeroPadAdd(name=nxt("add"))([shortcut, y]))
     x = layers.GlobalAveragePooling2D(name="avg_pool_everything")(x)
-    outputs = layers.Dense(EMBEDDING_SIZE, use_bias=False, name="fc", kernel_initializer="zeros")(x)
+    outputs = layers.Dense(ENCODING_SIZE, use_bias=False, name="fc", kernel_initializer="zeros")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -254,13 +253,13 @@ def encoder() -> keras.Model:
     """dlib's 128-d face encoder as a Keras model with its pretrained weights (cached).
 
     Input: a batch of 150x150 RGB face chips, values 0-255 (uint8 or float), aligned
-    like :func:`face_chips`. Output: a batch of 128-d descriptors :math:`f(x)`.
+    like :func:`face_chips`. Output: a batch of 128-d encodings :math:`f(x)` (dlib calls them face descriptors).
     """
     return load_encoder(assets.file("dlib_models", RESNET_FILE), assets.checksum("dlib_models", RESNET_FILE))
 
 
 def encode_chips(chips, batch_size: int = 32) -> np.ndarray:
-    """Descriptors :math:`f(x)` of face chips.
+    """Encodings :math:`f(x)` of face chips.
 
     Parameters
     ----------
@@ -283,7 +282,7 @@ def encode_chips(chips, batch_size: int = 32) -> np.ndarray:
         )
     batch_size = check_int("batch_size", batch_size, minimum=1)
     if len(chips) == 0:
-        return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        return np.zeros((0, ENCODING_SIZE), np.float32)
     predict = _predictor(encoder())
     out = []
     for start in range(0, len(chips), batch_size):

@@ -62,7 +62,7 @@ def _load(path: Path, digest: str) -> dict[str, np.ndarray]:
                 arrays = {key: data[key] for key in data.files}
             cascades = sum(key.startswith("leaves_") for key in arrays)
             expected = {"initial_shape"} | {f"{key}_{t}" for key in _CASCADE_KEYS for t in range(cascades)}
-            if missing := sorted(expected - set(arrays)) or not cascades:
+            if (missing := sorted(expected - set(arrays))) or not cascades:
                 raise KeyError(f"missing {', '.join(missing[:3]) or 'every cascade'}")
             return arrays
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:

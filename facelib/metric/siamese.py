@@ -102,23 +102,7 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
     if len(images) != len(labels):
         raise ArgumentError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
     rng = np.random.default_rng(seed)
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(encoder.trainable_variables)  # its slots exist before the step is traced
-
-    def loss_of(batch_labels, encodings, triplets):
-        if strategy == "random":
-            a, p, n = (tf.gather(encodings, triplets[:, k]) for k in range(3))
-            return losses.triplet_loss(a, p, n, alpha) / tf.cast(tf.shape(triplets)[0], encodings.dtype)
-        return losses.BATCH_LOSSES[strategy](batch_labels, encodings, alpha)
-
-    @tf.function
-    def step(x, y, triplets):
-        with tf.GradientTape() as tape:
-            loss = loss_of(y, encoder(x, training=True), triplets)
-        grads = tape.gradient(loss, encoder.trainable_variables)
-        optimizer.apply_gradients(zip(grads, encoder.trainable_variables, strict=True))
-        return loss
-
+    step = _training_step(encoder, strategy, alpha, learning_rate)
     history, spent, steps, recent = History(), 0.0, 0, []
 
     def record():
@@ -145,3 +129,29 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
     if history.steps[-1] != steps:
         record()
     return history
+
+
+def _training_step(encoder: keras.Model, strategy: str, alpha: float, learning_rate: float) -> Callable:
+    """One compiled Adam step on a batch ``(x, y, triplets)``: the triplet loss of ``strategy``, returned.
+
+    ``"random"`` averages the loss over the given triplets (index rows a, p, n of the batch); the
+    batch strategies mine their own triplets from the labels ``y`` (:data:`facelib.metric.losses.BATCH_LOSSES`).
+    """
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(encoder.trainable_variables)  # its slots exist before the step is traced
+
+    def loss_of(batch_labels, encodings, triplets):
+        if strategy == "random":
+            a, p, n = (tf.gather(encodings, triplets[:, k]) for k in range(3))
+            return losses.triplet_loss(a, p, n, alpha) / tf.cast(tf.shape(triplets)[0], encodings.dtype)
+        return losses.BATCH_LOSSES[strategy](batch_labels, encodings, alpha)
+
+    @tf.function
+    def step(x, y, triplets):
+        with tf.GradientTape() as tape:
+            loss = loss_of(y, encoder(x, training=True), triplets)
+        grads = tape.gradient(loss, encoder.trainable_variables)
+        optimizer.apply_gradients(zip(grads, encoder.trainable_variables, strict=True))
+        return loss
+
+    return step

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelib.assets import note
 from facelib.decision import same_person
 from facelib.errors import FacelibError
 from facelib.recognition.ann import EXACT_BELOW, NearestIndex, check_vectors
@@ -144,10 +144,6 @@ def _check_encodings(encodings, dim: int | None, what: str = "encodings") -> np.
         return check_vectors(encodings, what, dim).astype(np.float32)
     except ValueError as error:
         raise DatabaseError(f"{error}; encode every face with the same encoder") from error
-
-
-def _say(message: str) -> None:
-    print(f"facelib: {message}", file=sys.stderr)
 
 
 class FaceDatabase:
@@ -434,7 +430,7 @@ class FaceDatabase:
                                                                           faiss_bytes=arrays["faiss_index"])
             except (DatabaseError, KeyError, ValueError, RuntimeError) as error:
                 why = f"unreadable ({error})"
-        _say(f"the saved index {target} is {why}; rebuilding it on the first query (save the database to keep it)")
+        note(f"the saved index {target} is {why}; rebuilding it on the first query (save the database to keep it)")
         return None
 
 

@@ -4,7 +4,9 @@ LFW is read from :func:`facelib.assets.locate` ``("lfw")``, a folder ``lfw_home/
 ``lfw_funneled/<Name>/<Name>_<NNNN>.jpg`` and the official lists ``pairs.txt`` (10 folds of
 300 matched + 300 mismatched pairs), ``pairsDevTrain.txt`` and ``pairsDevTest.txt``, the
 layout :func:`sklearn.datasets.fetch_lfw_pairs` reads. AT&T faces are ``s1``..``s40`` x
-``1.pgm``..``10.pgm``, 92 x 112 greyscale.
+``1.pgm``..``10.pgm``, 92 x 112 greyscale. :func:`~facelib.assets.locate` checks that every file
+is there with the right total size; the images are not hashed on each load (``python -m
+facelib.assets verify lfw att_faces`` hashes them all).
 
 Splits for learning an encoder are *identity-disjoint*: nobody in the test set was seen in
 training, which is what verification of new people needs.
@@ -139,7 +141,7 @@ def identity_split(labels, test_people: int | float, seed: int = 0) -> tuple[np.
     n_test = round(test_people * people.size) if isinstance(test_people, float) else int(test_people)
     if not 1 <= n_test < people.size:
         raise ArgumentError(f"test_people must leave at least one person on each side of {people.size}, "
-                         f"got {test_people!r}")
+                            f"got {test_people!r}")
     test = np.random.default_rng(seed).choice(people, size=n_test, replace=False)
     in_test = np.isin(labels, test)
     return np.flatnonzero(~in_test), np.flatnonzero(in_test)

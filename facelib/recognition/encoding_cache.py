@@ -79,7 +79,7 @@ def _read_cache(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys, values = archive["keys"], archive["encodings"]
-        if values.shape != (len(keys), faces.EMBEDDING_SIZE):
+        if values.shape != (len(keys), faces.ENCODING_SIZE):
             raise ValueError(f"encodings of shape {values.shape} for {len(keys)} keys")
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         assets.note(f"the encodings cache {path} is damaged ({error}); encoding the images again")
@@ -89,7 +89,7 @@ def _read_cache(path: Path) -> dict[str, np.ndarray]:
 
 def _write_cache(path: Path, table: dict[str, np.ndarray]) -> None:
     keys = np.array(list(table), dtype=str)
-    values = np.array(list(table.values()), dtype=np.float32).reshape(-1, faces.EMBEDDING_SIZE)
+    values = np.array(list(table.values()), dtype=np.float32).reshape(-1, faces.ENCODING_SIZE)
     assets.write_cache(path, lambda handle: np.savez(handle, keys=keys, encodings=values))
 
 
@@ -151,7 +151,7 @@ def encode_files(paths: Iterable[str | os.PathLike], method: str = "center", use
     if missing := [str(p) for p in paths if not p.is_file()]:
         raise MissingFileError(f"{len(missing)} image file(s) not found, e.g. {missing[0]!r}")
     if not paths:
-        return np.zeros((0, faces.EMBEDDING_SIZE), np.float32)
+        return np.zeros((0, faces.ENCODING_SIZE), np.float32)
     keys = [sha256(p) for p in paths]
     store = cache_path(method) if use_cache else None
     table = _read_cache(store) if store is not None else {}

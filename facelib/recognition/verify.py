@@ -14,6 +14,7 @@ y_hat = sigmoid(sum_k w_k |f(x_i)_k - f(x_j)_k| + b), or with the chi-square fea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -24,7 +25,8 @@ from facelib.decision import same_person
 from facelib.errors import ArgumentError
 from facelib.validation import check_choice, check_float, check_int
 
-__all__ = ["same_person", "false_accept_at_k", "distances", "all_pairs", "balanced_pairs", "accuracy",
+__all__ = ["same_person", "false_accept_at_k", "distances", "all_pairs", "balanced_pairs", "ErrorRates", "error_rates",
+           "accuracy",
            "best_threshold", "KFoldResult", "kfold_accuracy", "ROC", "roc", "AbsDifference", "ChiSquare", "binary_head"]
 
 
@@ -88,11 +90,36 @@ def balanced_pairs(labels, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
     return i[keep], j[keep], same[keep]
 
 
-def accuracy(distances, same, threshold: float) -> float:
-    """Fraction of pairs classified right by same = [d <= threshold]."""
+class ErrorRates(NamedTuple):
+    """Accuracy, false accept rate and false reject rate of the rule same = [d <= threshold]."""
+
+    accuracy: float
+    far: float
+    frr: float
+
+
+def error_rates(distances, same, threshold: float) -> ErrorRates:
+    """Accuracy, FAR and FRR of the decision same = [d <= threshold] on labelled pairs.
+
+    accuracy = mean([d_i <= tau] == y_i); FAR = mean over pairs of two people (y_i false) of
+    [d_i <= tau]; FRR = mean over pairs of one person (y_i true) of [d_i > tau]. A rate over an
+    empty group is NaN.
+
+    Examples
+    --------
+    >>> error_rates([0.3, 0.7, 0.5, 0.9], [True, True, False, False], 0.6)
+    ErrorRates(accuracy=0.5, far=0.5, frr=0.5)
+    """
     distances, same = _check_pairs(distances, same)
-    threshold = check_float("threshold", threshold)
-    return float(np.mean(same_person(distances, threshold) == same))
+    accept = same_person(distances, check_float("threshold", threshold))
+    far = float(np.mean(accept[~same])) if (~same).any() else float("nan")
+    frr = float(np.mean(~accept[same])) if same.any() else float("nan")
+    return ErrorRates(float(np.mean(accept == same)), far, frr)
+
+
+def accuracy(distances, same, threshold: float) -> float:
+    """Fraction of pairs classified right by same = [d <= threshold] (:func:`error_rates`' accuracy)."""
+    return error_rates(distances, same, threshold).accuracy
 
 
 def best_threshold(distances, same) -> float:

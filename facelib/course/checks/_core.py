@@ -19,9 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from facelib.errors import FacelibError
 
-class CheckFailed(AssertionError):
+
+class CheckFailed(FacelibError, AssertionError):
     """A graded function gave a wrong answer; the message says which case and a hint."""
+
+
+class CheckerNotFoundError(FacelibError, KeyError):
+    """No module of ``facelib.course.checks`` defines a checker of the name asked for."""
 
 
 _PASSED: set[str] = set()  # names of the graded functions whose check passed in this kernel
@@ -85,8 +91,8 @@ def find_checker(name: str) -> Callable:
 
     Raises
     ------
-    KeyError
-        If no module of ``facelib.course.checks`` defines it.
+    CheckerNotFoundError
+        If no module of ``facelib.course.checks`` defines it (a ``KeyError``).
     """
     import facelib.course.checks
 
@@ -94,7 +100,7 @@ def find_checker(name: str) -> Callable:
         module = importlib.import_module(f"facelib.course.checks.{info.name}")
         if callable(getattr(module, name, None)):
             return getattr(module, name)
-    raise KeyError(f"no checker called {name!r} in facelib.course.checks")
+    raise CheckerNotFoundError(f"no checker called {name!r} in facelib.course.checks")
 
 
 def run_hidden(checker: str | Callable, fn: Callable, *args: Any, **kwargs: Any) -> None:
