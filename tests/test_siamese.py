@@ -73,3 +73,13 @@ def test_training_pulls_the_same_person_together():
                                     seed=0)
     after = _mean_triplet_gap(siamese.embed(encoder, images), labels)
     assert history.steps[-1] >= 5 and after < before - 0.05, (before, after, history.steps[-1])
+
+
+def test_max_steps_stops_training_at_a_step_count_whatever_the_time_left():
+    images, labels = _toy_faces()
+    encoder = siamese.small_encoder((16, 12, 1), dim=8, seed=2)
+    history = siamese.train_encoder(encoder, images, labels, "batch_hard", seconds=60, people=3,
+                                    images_per_person=2, seed=0, max_steps=4)
+    assert history.steps[-1] == 4 and history.seconds[-1] < 60
+    with pytest.raises(ValueError, match="max_steps"):
+        siamese.train_encoder(encoder, images, labels, "batch_hard", seconds=1, max_steps=0)

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from facelib.errors import ArgumentError
 from facelib.metric import losses, mining
+from facelib.validation import check_int
 
 STRATEGIES = ("random", "batch_all", "batch_hard", "semi_hard")
 
@@ -67,8 +68,9 @@ class History:
 
 def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: float, *, people: int = 8,
                   images_per_person: int = 4, alpha: float = 0.2, learning_rate: float = 1e-3, seed: int = 0,
-                  evaluate: Callable[[keras.Model], float] | None = None, eval_every: float = 1.0) -> History:
-    """Train ``encoder`` in place with the triplet loss for ``seconds`` of training time.
+                  evaluate: Callable[[keras.Model], float] | None = None, eval_every: float = 1.0,
+                  max_steps: int | None = None) -> History:
+    """Train ``encoder`` in place with the triplet loss for ``seconds`` of training time (or ``max_steps`` steps).
 
     Parameters
     ----------
@@ -87,6 +89,9 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
     evaluate : callable, optional
         ``evaluate(encoder) -> float`` (e.g. held-out AUC), recorded at start, about every
         ``eval_every`` training seconds, and at the end.
+    max_steps : int, optional
+        Stop after this many steps even when time is left: an outcome that depends on the number of
+        steps (not on the machine's speed) then repeats on any machine.
 
     Returns
     -------
@@ -101,6 +106,8 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
         images = images[..., None]
     if len(images) != len(labels):
         raise ArgumentError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+    if max_steps is not None:
+        max_steps = check_int("max_steps", max_steps, minimum=1)
     rng = np.random.default_rng(seed)
     step = _training_step(encoder, strategy, alpha, learning_rate)
     history, spent, steps, recent = History(), 0.0, 0, []
@@ -114,7 +121,7 @@ def train_encoder(encoder: keras.Model, images, labels, strategy: str, seconds: 
 
     record()
     next_eval = eval_every
-    while spent < seconds:
+    while spent < seconds and (max_steps is None or steps < max_steps):
         start = time.perf_counter()
         index = mining.pk_batch(labels, people, images_per_person, rng)
         y = labels[index]

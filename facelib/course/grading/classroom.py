@@ -38,10 +38,10 @@ from pathlib import Path
 
 import nbformat
 
+from facelib.course import ROOT
 from facelib.course.runner import notebooks
 from facelib.errors import FacelibError
 
-ROOT = Path(__file__).resolve().parents[3]
 CONFIG = Path(__file__).resolve().parent / "nbgrader_config.py"
 COURSE = ROOT / "build" / "course"
 GRADING = ROOT / "build" / "grading"
