@@ -1,14 +1,16 @@
-"""Style-transfer quality per recipe: seconds, content kept, style taken, on SqueezeNet at one size.
+"""Style-transfer quality per recipe: seconds, content kept, style taken, on SqueezeNet.
 
-Three recipes on the same backbone (SqueezeNet 1.1, ImageNet weights), image size and machine:
+Recipes on the same backbone (SqueezeNet 1.1, ImageNet weights) and machine, one run per image:
 
-``recipe``   ``facelib.convnets.style.RECIPES["squeezenet"]``, the default of ``stylize``, and the same with
-             its three max-pools replaced by average pools (``recipe, avg pool``);
-``previous`` the defaults before it (content fire5, six equally weighted style layers up to fire6,
-             alpha = 10, beta = 0.5, no TV, Adam lr 4 for 300 steps from C + 20 % noise, max pooling);
-``tutorial`` the TensorFlow tutorial's structure (a deep content layer, fire8; equal weights on the
-             first layer of each stage, relu_conv1, fire2, fire4, fire6; start from C; 300 steps;
-             alpha and beta as ``previous``, since the tutorial's numbers are for VGG19's scale).
+``recipe``            ``facelib.convnets.style.RECIPES["squeezenet"]``, the default of ``stylize`` (balanced
+                      costs, coarse to fine from 128 px, jitter), at 256 px; ``recipe, 512 px`` the same at
+                      512 px (scored after shrinking it to the 256 px photo's size);
+``one size``          the recipe at one size without jitter (the coarse-to-fine and jitter ablation), 300 steps;
+``previous``          the defaults before it (content fire3, the lecture's costs with alpha = 10, beta = 40,
+                      TV 300, Adam lr 6 for 200 steps from C, the last 20 % at a tenth).
+
+Reference rows score ``the photo`` and ``the painting`` themselves with the same metrics: the two ends of
+each scale.
 
 Every result is measured with one fixed network (SqueezeNet with its own max pooling), at layers
 chosen so that no recipe wins by construction:
@@ -49,19 +51,17 @@ STYLE_PROBES = ("fire7_concat", "fire9_concat")
 
 RECIPES = {
     "recipe": style.RECIPES["squeezenet"],
-    "recipe, avg pool": dataclasses.replace(style.RECIPES["squeezenet"], pooling="avg"),
+    "recipe, 512 px": style.RECIPES["squeezenet"],
+    "one size": dataclasses.replace(style.RECIPES["squeezenet"], coarse_size=0, jitter=0, steps=300),
     "previous": style.Recipe(
-        content_layer="fire5_concat",
+        content_layer="fire3_concat",
         style_weights={n: 1 / 6 for n in ("relu_conv1", "fire2_concat", "fire3_concat", "fire4_concat",
                                           "fire5_concat", "fire6_concat")},
-        alpha=10.0, beta=0.5, tv_weight=0.0, learning_rate=4.0, decay_at=1.0, decay=1.0, init="blend",
-        noise_ratio=0.2, steps=300, pooling="max"),
-    "tutorial": style.Recipe(
-        content_layer="fire8_concat",
-        style_weights={n: 0.25 for n in ("relu_conv1", "fire2_concat", "fire4_concat", "fire6_concat")},
-        alpha=10.0, beta=0.5, tv_weight=0.0, learning_rate=5.0, decay_at=1.0, decay=1.0, init="content",
-        noise_ratio=0.0, steps=300, pooling="max"),
+        alpha=10.0, beta=40.0, tv_weight=300.0, learning_rate=6.0, decay_at=0.8, decay=0.1, init="content",
+        noise_ratio=0.0, steps=200, pooling="max"),
 }
+SIZES = {"recipe, 512 px": 512}  # the others at --size
+REFERENCES = ("the photo", "the painting")
 
 
 def _grams(acts: dict) -> dict:
@@ -94,6 +94,12 @@ def main() -> None:
     def measure(image):
         return probe(backbones.preprocess(image[None], "squeezenet"))
 
+    def score(name, photo, painting, seconds, image, acts_C, grams_S, photo_style):
+        a_C, acts = np.asarray(acts_C[CONTENT_PROBE]), measure(image)
+        return {"photo": photo, "painting": painting, "recipe": name, "seconds": round(seconds, 2),
+                "content_distance": float(np.linalg.norm(np.asarray(acts[CONTENT_PROBE]) - a_C) / np.linalg.norm(a_C)),
+                "style_distance": style_distance(_grams(acts), grams_S) / photo_style}
+
     content_dir, style_dir = assets.locate("nst_content"), assets.locate("nst_style")
     rows, sheet = [], []
     for photo in PHOTOS:
@@ -101,26 +107,26 @@ def main() -> None:
             content = resize(content_dir / photo, args.size)
             painting_px = resize(style_dir / painting, content.shape[:2])
             acts_C, grams_S = measure(content), _grams(measure(painting_px))
-            a_C = np.asarray(acts_C[CONTENT_PROBE])
             photo_style = style_distance(_grams(acts_C), grams_S)
             images = [content, painting_px]
+            for name, image in zip(REFERENCES, images, strict=True):
+                rows.append(score(name, photo, painting, 0.0, image, acts_C, grams_S, photo_style))
             for name, recipe in RECIPES.items():
+                size = SIZES.get(name, args.size)
                 start = time.perf_counter()
-                result = style.stylize(content, painting_px, size=content.shape[:2], recipe=recipe, progress=False)
+                result = style.stylize(content_dir / photo, style_dir / painting, size=size, recipe=recipe,
+                                       progress=False)
                 seconds = time.perf_counter() - start
-                acts_G = measure(result.image)
-                row = {"photo": photo, "painting": painting, "recipe": name, "seconds": round(seconds, 2),
-                       "content_distance": float(np.linalg.norm(np.asarray(acts_G[CONTENT_PROBE]) - a_C)
-                                                 / np.linalg.norm(a_C)),
-                       "style_distance": style_distance(_grams(acts_G), grams_S) / photo_style}
-                rows.append(row)
+                image = resize(result.image, content.shape[:2])
+                rows.append(score(name, photo, painting, seconds, image, acts_C, grams_S, photo_style))
                 images.append(result.image)
-                print(f"{photo:12s} {painting:36s} {name:9s} {seconds:6.1f} s  content {row['content_distance']:.3f}"
+                row = rows[-1]
+                print(f"{photo:12s} {painting:36s} {name:15s} {seconds:6.1f} s  content {row['content_distance']:.3f}"
                       f"  held-out style {row['style_distance']:.3f}", flush=True)
             sheet.append((f"{Path(photo).stem}, {PAINTINGS[painting]}", images))
 
     titles = ["photo", "painting", *RECIPES]
-    panel = args.size / 100  # inches at dpi 100: every panel at its pixel size
+    panel = args.size / 100  # inches at dpi 100: every panel at the 256 px pixel size (512 px shrunk)
     fig, axes = plt.subplots(len(sheet), len(titles), figsize=(panel * len(titles), panel * 0.8 * len(sheet)),
                              dpi=100)
     for row_axes, (label, images) in zip(axes, sheet, strict=True):
@@ -134,16 +140,19 @@ def main() -> None:
     fig.savefig(RESULTS / "style_quality.jpg", dpi=100, pil_kwargs={"quality": 85})  # photos: JPEG keeps it small
 
     summary = {name: {key: float(np.median([r[key] for r in rows if r["recipe"] == name]))
-                      for key in ("seconds", "content_distance", "style_distance")} for name in RECIPES}
+                      for key in ("seconds", "content_distance", "style_distance")} for name in [*REFERENCES, *RECIPES]}
     for name, values in summary.items():
-        print(f"median {name:9s} {values['seconds']:6.1f} s  content {values['content_distance']:.3f}  "
+        print(f"median {name:15s} {values['seconds']:6.1f} s  content {values['content_distance']:.3f}  "
               f"held-out style {values['style_distance']:.3f}")
     _report.write(RESULTS / "style_quality.json", {
         "protocol": f"SqueezeNet 1.1 (ImageNet), {args.size} px longer side, Adam, one run per image; content "
                     f"distance ||a(G)-a(C)||/||a(C)|| at {CONTENT_PROBE}; held-out style distance: mean over "
                     f"{', '.join(STYLE_PROBES)} of ||Gram(G)-Gram(S)||_F/||Gram(S)||_F (Gram / positions), "
                     "divided by the photo's own distance (1 = the photo's style); both measured with max "
-                    "pooling; seconds = wall clock of stylize (set-up, tracing, all steps)",
+                    "pooling, on the result at the photo's size (512 px results shrunk to it); seconds = wall "
+                    "clock of stylize from the image files (loading, set-up, tracing, all steps); reference rows "
+                    "score the photo and the painting themselves",
+        "sizes": {name: SIZES.get(name, args.size) for name in RECIPES},
         "recipes": {name: dataclasses.asdict(recipe) for name, recipe in RECIPES.items()},
         "median": summary, "rows": rows})
 

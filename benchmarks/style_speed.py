@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 400])
-    parser.add_argument("--backbones", nargs="+", default=list(backbones.BACKBONES))
+    parser.add_argument("--backbones", nargs="+", default=list(backbones.NAMES))
     args = parser.parse_args()
     facelib.quiet_tensorflow()
 

@@ -128,8 +128,8 @@ def test_random_squeezenet_is_not_the_pretrained_one(squeezenet_model):
 def test_vgg19_random_weights_feature_extractor():
     extractor = backbones.feature_extractor("vgg19", weights=None)
     acts = extractor(backbones.preprocess(np.zeros((2, 64, 48, 3), np.uint8), "vgg19"))
-    defaults = backbones.DEFAULT_LAYERS["vgg19"]
-    assert list(acts) == [*defaults["style"], defaults["content"]]
+    entry = backbones.REGISTRY["vgg19"]
+    assert list(acts) == [*entry.style_layers, entry.content_layer]
     assert acts["block1_conv1"].shape == (2, 64, 48, 64)
     assert acts["block5_conv2"].shape == (2, 4, 3, 512)
 
@@ -179,3 +179,18 @@ def test_unknown_backbone_layer_and_weights_are_clear_errors(squeezenet_model):
         backbones.squeezenet(weights=None, pooling="min")
     with pytest.raises(ValueError, match="weights must be"):
         backbones.squeezenet(weights="places365")
+
+
+def test_the_registry_names_every_backbone_once_with_layers_it_has(squeezenet_model):
+    from facelib.convnets import style
+
+    assert backbones.NAMES == tuple(backbones.REGISTRY) == tuple(style.RECIPES) == ("squeezenet", "vgg19")
+    for name, entry in backbones.REGISTRY.items():
+        assert entry.name == name and entry.content_layer not in ("", None) and entry.style_layers
+        recipe = style.RECIPES[name]
+        assert set(recipe.style_weights) == set(entry.style_layers) and recipe.content_layer == entry.content_layer
+    known = backbones.layer_names(squeezenet_model)
+    entry = backbones.REGISTRY["squeezenet"]
+    assert {entry.content_layer, *entry.style_layers} <= set(known)
+    assert backbones.REGISTRY["squeezenet"].build is backbones.squeezenet
+    assert backbones.REGISTRY["vgg19"].build is backbones.vgg19

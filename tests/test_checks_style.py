@@ -96,7 +96,7 @@ def style_cost_ignores_lambda(style_activations, generated_activations, style_la
 
 
 def style_cost_every_layer(style_activations, generated_activations, style_layers):
-    weight = 1.0 / len(style_layers)
+    weight = 1.0 / len(style_activations)
     return sum(weight * compute_layer_style_cost(style_activations[n], generated_activations[n])
                for n in style_activations)
 
@@ -191,9 +191,84 @@ def test_plausible_mistakes_fail(checker, wrong):
         getattr(checks, checker)(wrong)
 
 
+def content_unnormalised(a_C, a_G):
+    return tf.reduce_sum(tf.square(a_C - a_G))
+
+
+def gram_positions_by_hand(a):  # builds the (positions x positions) matrix without reshaping to channels first
+    return np.stack([x.reshape(-1, x.shape[-1]) @ x.reshape(-1, x.shape[-1]).T for x in np.asarray(a)])
+
+
+def layer_cost_lecture_half(a_S, a_G):
+    return 0.5 * tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G)))
+
+
+def layer_cost_mean(a_S, a_G):
+    return tf.reduce_mean(tf.square(gram_matrix(a_S) - gram_matrix(a_G)))
+
+
+def layer_cost_absolute(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.abs(gram_matrix(a_S) - gram_matrix(a_G))) / (2 * n_H * n_W * n_C) ** 2
+
+
+def style_cost_divided_by_layers(style_activations, generated_activations, style_layers):
+    return compute_style_cost(style_activations, generated_activations, style_layers) / len(style_layers)
+
+
+@pytest.mark.parametrize("checker, wrong, diagnosis", [
+    ("check_compute_content_cost", content_lecture_half, "the lecture's normalisation"),
+    ("check_compute_content_cost", content_mean, "a plain mean"),
+    ("check_compute_content_cost", content_no_square, "absolute differences"),
+    ("check_compute_content_cost", content_unnormalised, "not divided by 4 n_H n_W n_C"),
+    ("check_gram_matrix", gram_normalised, "divided by n_H n_W"),
+    ("check_gram_matrix", gram_over_positions, "a matrix over positions"),
+    ("check_gram_matrix", gram_positions_by_hand, "a matrix over positions"),
+    ("check_gram_matrix", gram_without_transpose, "mixes positions and channels"),
+    ("check_gram_matrix", gram_drops_batch, "batch axis m is gone"),
+    ("check_compute_layer_style_cost", layer_cost_lecture_half, "the lecture's content normalisation"),
+    ("check_compute_layer_style_cost", layer_cost_mean, "a plain mean"),
+    ("check_compute_layer_style_cost", layer_cost_absolute, "absolute differences"),
+    ("check_compute_layer_style_cost", layer_cost_not_squared_norm, "not by its square"),
+    ("check_compute_layer_style_cost", layer_cost_missing_two, "the 2 inside the square is missing"),
+    ("check_compute_layer_style_cost", layer_cost_on_activations, "not their Gram matrices"),
+    ("check_compute_style_cost", style_cost_ignores_lambda, "without their lambda"),
+    ("check_compute_style_cost", style_cost_every_layer, "every layer of style_activations"),
+    ("check_compute_style_cost", style_cost_divided_by_layers, "divided by the number of layers"),
+    ("check_compute_style_cost", style_cost_last_layer_only, "only the last layer"),
+    ("check_total_cost", total_swapped, "swapped"),
+    ("check_total_cost", total_wrong_defaults, "defaults must be alpha=10, beta=40"),
+    ("check_total_cost", total_convex, "divided by alpha + beta"),
+], ids=lambda v: getattr(v, "__name__", None))
+def test_the_message_names_the_mistake(checker, wrong, diagnosis):
+    with pytest.raises(CheckFailed, match="Your values match this mistake") as failure:
+        getattr(checks, checker)(wrong)
+    assert diagnosis in str(failure.value)
+
+
+def content_cost_scaled(a_C, a_G):  # a mistake the checker has no name for: the general hint only
+    return 3 * compute_content_cost(a_C, a_G)
+
+
+def test_an_unknown_mistake_gets_the_general_hint():
+    with pytest.raises(CheckFailed, match="divide by 4 n_H n_W n_C") as failure:
+        checks.check_compute_content_cost(content_cost_scaled)
+    assert "match this mistake" not in str(failure.value)
+
+
 # --- train_step (notebook 07) -------------------------------------------------------------------
 
-def train_step(image, cost, optimizer):
+def train_step(image, cost, optimizer):  # written apart from facelib's: optimizer.apply, clip by min and max
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(image)
+        before = cost(image)
+    (gradient,) = tape.gradient(before, [image])
+    optimizer.apply([gradient], [image])
+    image.assign(tf.minimum(tf.maximum(image, 0.0), 255.0))
+    return before
+
+
+def _facelib_style_step(image, cost, optimizer):
     with tf.GradientTape() as tape:
         J = cost(image)
     optimizer.apply_gradients([(tape.gradient(J, image), image)])
@@ -242,7 +317,7 @@ def step_clip_to_unit(image, cost, optimizer):  # the TF tutorial's [0, 1] range
 
 
 def step_returns_cost_after(image, cost, optimizer):
-    train_step(image, cost, optimizer)
+    _facelib_style_step(image, cost, optimizer)
     return cost(image)
 
 
@@ -256,6 +331,7 @@ def test_train_step_checker_rejects_plausible_mistakes(wrong):
 def test_train_step_checker_accepts_a_correct_step_and_a_compiled_one(capsys):
     checks.check_train_step(train_step)
     checks.check_train_step(tf.function(train_step))
-    assert capsys.readouterr().out == "train_step: all 3 tests passed.\n" * 2
+    checks.check_train_step(_facelib_style_step)
+    assert capsys.readouterr().out == "train_step: all 3 tests passed.\n" * 3
     with pytest.raises(CheckFailed, match="not implemented yet"):
         checks.check_train_step(_stub)

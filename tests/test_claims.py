@@ -37,7 +37,8 @@ ALLOWED: dict[str, set[str]] = {
     "04_face_recognition_system": set(),
     "05_what_convnets_learn": {"07-49"},                    # LFW's report number (UMass TR)
     "06_style_transfer_costs": {"06", "80", "1889"},        # title; VGG19's weights in MB; the painting's year
-    "07_generating_art": {"400", "512", "1889", "1893", "1831"},  # sizes a learner may choose; the paintings' years
+    "07_generating_art": {"1889", "1893", "1831",            # the paintings' years
+                          "1.1", "20"},                      # SqueezeNet's version; VGG19's parameters in millions
     "08_conv_1d_and_3d": {"60", "18-28"},          # s per minute; the lesion radius range (0.18, 0.28)
 }
 

@@ -136,31 +136,80 @@ def extractor():
 
 @pytest.mark.parametrize("optimizer", style.OPTIMIZERS)
 def test_stylize_lowers_the_cost(images, extractor, optimizer):
-    result = style.stylize(*images, size=64, steps=12, optimizer=optimizer, extractor=extractor,
-                           snapshot_every=4, tv_weight=1e-3, progress=False)
+    result = style.stylize(*images, size=64, steps=12, optimizer=optimizer, extractor=extractor, jitter=0,
+                           learning_rate=8.0, snapshot_every=4, progress=False)
     h = result.history
     assert result.image.dtype == np.uint8 and result.image.shape == (43, 64, 3)
-    assert set(h) == {"step", "seconds", "cost", "content", "style", "tv"}
+    assert set(h) == {"step", "size", "seconds", "cost", "content", "style", "tv"}
     assert len(h["step"]) == 12 and np.all(np.diff(h["seconds"]) >= 0)
-    assert h["cost"][-1] < 0.5 * h["cost"][0]
+    assert h["cost"][-1] < 0.6 * h["cost"][0]
     assert [step for step, _ in result.snapshots] == [4, 8, 12]
 
 
-def test_first_recorded_cost_is_J_of_the_initial_image(images, extractor):
-    kwargs = dict(size=(48, 64), alpha=3.0, beta=0.7, tv_weight=2.0, init="blend", noise_ratio=0.3)
+def _np_content(a_C, a_G):
+    a_C, a_G = np.asarray(a_C, np.float64), np.asarray(a_G, np.float64)
+    return np.sum((a_C - a_G) ** 2) / (4.0 * np.prod(a_C.shape[1:]))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_first_recorded_cost_is_J_of_the_initial_image(images, extractor, normalize):
+    kwargs = dict(size=(48, 64), alpha=3.0, beta=0.7, tv_weight=2.0, init="blend", noise_ratio=0.3,
+                  normalize=normalize, jitter=0, coarse_size=0)
     result = style.stylize(*images, steps=1, extractor=extractor, progress=False, **kwargs)
     margin = [(8, 8), (8, 8), (0, 0)]  # style.EDGE_PAD pixels, mirrored
     content = np.pad(resize(images[0], (48, 64)), margin, mode="reflect")
     painting = np.pad(resize(images[1], (48, 64)), margin, mode="reflect")
-    G = style.initial_image(content, "blend", 0.3, seed=0)[None]
-    acts = {name: extractor(backbones.preprocess(x, "squeezenet")) for name, x in
-            [("C", content), ("S", painting), ("G", G)]}
+    G = style.initial_image(content, "blend", 0.3, seed=0)[None].astype(np.float64)
+    acts = {key: {name: np.asarray(a, np.float64) for name, a in extractor(backbones.preprocess(x)).items()}
+            for key, x in [("C", content), ("S", painting), ("G", G)]}
     layer = RECIPE.content_layer
-    J_content = style.content_cost(acts["C"][layer], acts["G"][layer])
-    J_style = style.style_cost(acts["S"], acts["G"], RECIPE.style_weights)
-    expected = style.total_cost(J_content, J_style, 3.0, 0.7) + 2.0 * style.total_variation(G)
-    np.testing.assert_allclose(result.history["cost"][0], float(expected), rtol=1e-4)
-    np.testing.assert_allclose(result.history["content"][0], float(J_content), rtol=1e-4)
+    J_content = _np_content(acts["C"][layer], acts["G"][layer])
+    per_layer = {n: _np_layer_style(acts["S"][n], acts["G"][n]) for n in RECIPE.style_weights}
+    if normalize:  # relative to the targets: ||a_C - a_G||^2 / ||a_C||^2 and ||Gram_S - Gram_G||^2 / ||Gram_S||^2
+        J_content = np.sum((acts["C"][layer] - acts["G"][layer]) ** 2) / np.sum(acts["C"][layer] ** 2)
+        per_layer = {n: np.sum((_np_gram(acts["S"][n]) - _np_gram(acts["G"][n])) ** 2)
+                     / np.sum(_np_gram(acts["S"][n]) ** 2) for n in per_layer}
+    J_style = sum(w * per_layer[n] for n, w in RECIPE.style_weights.items())
+    tv = np.mean(np.diff(G, axis=1) ** 2) + np.mean(np.diff(G, axis=2) ** 2)
+    np.testing.assert_allclose(result.history["cost"][0], 3.0 * J_content + 0.7 * J_style + 2.0 * tv, rtol=1e-4)
+    np.testing.assert_allclose(result.history["content"][0], J_content, rtol=1e-4)
+    np.testing.assert_allclose(result.history["style"][0], J_style, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 5, 4), (1, 3, 3, 16)])
+def test_balanced_weights_make_the_costs_relative_to_their_targets(shape):
+    a_C, a_G = (np.abs(x) * 50 for x in _pair(shape, 3))  # a Caffe-like scale: the weights must remove it
+    w_content, w_style = style.balanced_weights(a_C, {"l": a_C, "k": a_G}, {"l": 0.25, "k": 0.75})
+    c64, g64 = a_C.astype(np.float64), a_G.astype(np.float64)
+    _close(w_content * float(style.content_cost(a_C, a_G)), np.sum((c64 - g64) ** 2) / np.sum(c64 ** 2))
+    _close(w_style["l"] * _np_layer_style(a_C, a_G),
+           0.25 * np.sum((_np_gram(c64) - _np_gram(g64)) ** 2) / np.sum(_np_gram(c64) ** 2))
+    _close(w_style["k"] * _np_layer_style(a_G, np.zeros_like(a_G)), 0.75)  # 1 for all-zero activations
+
+
+def test_coarse_to_fine_optimises_each_size_in_turn(images, extractor):
+    assert style.coarse_to_fine_shapes((80, 128), 0) == [(80, 128)]
+    assert style.coarse_to_fine_shapes((80, 128), 32) == [(40, 64), (80, 128)]  # not (20, 32): below 32 px
+    assert style.coarse_to_fine_shapes((80, 128), 128) == [(80, 128)]
+    result = style.stylize(*images, size=128, coarse_size=64, steps=3, extractor=extractor, progress=False,
+                           snapshot_at=[0, 3, 4, 6])
+    h = result.history
+    np.testing.assert_array_equal(h["size"], [64, 64, 64, 128, 128, 128])
+    np.testing.assert_array_equal(h["step"], np.arange(1, 7))
+    assert result.image.shape == (85, 128, 3)
+    assert [(n, image.shape) for n, image in result.snapshots] == [
+        (0, (42, 64, 3)), (3, (42, 64, 3)), (4, (85, 128, 3)), (6, (85, 128, 3))]
+    np.testing.assert_array_equal(result.snapshots[0][1], resize(resize(images[0], 128), (42, 64)))  # G_0 = C
+
+
+def test_jitter_moves_the_window_each_step(images, extractor):
+    costs = {}
+    for jitter in (0, 4):  # a learning rate of almost 0: G stays C, only the window the cost sees moves
+        result = style.stylize(*images, size=48, steps=6, learning_rate=1e-9, jitter=jitter, extractor=extractor,
+                               progress=False)
+        costs[jitter] = result.history["cost"]
+    np.testing.assert_allclose(costs[0], costs[0][0], rtol=1e-5)
+    assert np.ptp(costs[4]) > 1e-3 * costs[4][0]
 
 
 def test_stylize_stops_at_max_seconds(images, extractor):
@@ -178,9 +227,20 @@ def test_stylize_on_vgg19_random_weights(images, pooling):
 
 
 def test_the_margin_is_optimised_and_cut_off(images, extractor):
-    result = style.stylize(*images, size=(40, 56), steps=3, extractor=extractor, snapshot_every=3, progress=False)
-    assert result.image.shape == result.snapshots[0][1].shape == (40, 56, 3)
-    assert style.EDGE_PAD == 8
+    variables = []
+
+    def keep_the_variable(image, cost, optimizer):
+        variables.append(image)
+        return style.train_step(image, cost, optimizer)
+
+    result = style.stylize(*images, size=(40, 56), steps=3, extractor=extractor, snapshot_every=3, jitter=2,
+                           step=keep_the_variable, progress=False)
+    optimised = variables[0].numpy()[0]
+    margin = style.EDGE_PAD + 2  # the edge margin and the jitter's
+    assert optimised.shape == (40 + 2 * margin, 56 + 2 * margin, 3)
+    inside = np.clip(np.rint(optimised[margin:-margin, margin:-margin]), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(result.image, inside)
+    np.testing.assert_array_equal(result.snapshots[0][1], inside)
 
 
 def test_initial_images():
@@ -199,7 +259,8 @@ def test_stylize_bad_arguments(images, extractor):
                           ({"content_layer": "fire9_concat"}, "does not output layers"),
                           ({"size": 3000}, "size must be at most 1024 pixels, got 3000: memory"),
                           ({"size": (64, 100_000)}, r"size\[1\] must be at most 1024"),
-                          ({"pooling": "min"}, "pooling must be one of")]:
+                          ({"pooling": "min"}, "pooling must be one of"),
+                          ({"jitter": -1}, "jitter must be"), ({"coarse_size": -2}, "coarse_size must be")]:
         with pytest.raises(ArgumentError, match=match):
             style.stylize(*images, extractor=extractor, progress=False, **{"steps": 1, **kwargs})
 
@@ -263,7 +324,8 @@ def test_small_preview_with_the_default_recipe(images, extractor):
     result = style.stylize(*images, size=128, steps=30, extractor=extractor, progress=False)
     h = result.history
     assert result.image.shape == (85, 128, 3)
-    assert h["style"][-1] < 0.2 * h["style"][0]  # the painting's style is taking over
+    assert h["style"][-1] < 0.5 * h["style"][0]  # the painting's style is taking over (balanced: 0.88 -> 0.31)
+    assert h["content"][0] == 0 < h["content"][-1]
 
 
 @pytest.mark.parametrize("output, size, match", [("out.psd", "64", "cannot save an image as 'out.psd'"),

@@ -47,7 +47,8 @@ large-scale image recognition", arXiv:1409.1556 (2014).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,6 @@ import numpy as np
 
 from facelib.errors import ArgumentError, FacelibError
 from facelib.validation import check_choice
-
-BACKBONES = ("squeezenet", "vgg19")
-"""Names accepted by every ``backbone=`` argument."""
 
 POOLINGS = ("max", "avg")
 """``pooling=``: the networks' own max pooling, or average pooling in its place (same weights)."""
@@ -73,27 +71,13 @@ _FIRE_MODULES = ((2, 16, 64), (3, 16, 64), (4, 32, 128), (5, 32, 128),
                  (6, 48, 192), (7, 48, 192), (8, 64, 256), (9, 64, 256))
 _POOL_BEFORE = {4: "pool3", 6: "pool5"}
 
-DEFAULT_LAYERS = {
-    "squeezenet": {
-        "content": "fire5_concat",
-        "style": ("relu_conv1", "fire2_concat", "fire3_concat", "fire4_concat", "fire5_concat",
-                  "fire6_concat"),
-    },
-    "vgg19": {
-        "content": "block5_conv2",
-        "style": ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
-    },
-}
-"""Content and style layers used when none are given (VGG19's are the course's choice)."""
-
-
 class WeightsNotCachedError(FacelibError, FileNotFoundError):
     """Pretrained weights were asked for but are not on this machine."""
 
 
 def check_backbone(backbone: str) -> str:
-    """``backbone`` if it is one of :data:`BACKBONES`; :class:`~facelib.errors.ArgumentError` otherwise."""
-    return check_choice("backbone", backbone, BACKBONES)
+    """``backbone`` if it is one of :data:`NAMES`; :class:`~facelib.errors.ArgumentError` otherwise."""
+    return check_choice("backbone", backbone, NAMES)
 
 
 def _check_weights(weights: str | None) -> None:
@@ -229,10 +213,46 @@ def vgg19(weights: str | None = "imagenet", pooling: str = "max") -> Any:
     return averaged
 
 
+@dataclass(frozen=True)
+class Backbone:
+    """One entry of :data:`REGISTRY`.
+
+    Attributes
+    ----------
+    name : str
+        The ``backbone=`` value.
+    build : callable
+        ``build(weights, pooling)`` -> the Keras model (:func:`squeezenet`, :func:`vgg19`).
+    content_layer : str
+        Default content layer l of J_content.
+    style_layers : tuple of str
+        Default style layers of J_style, input to output.
+    """
+
+    name: str
+    build: Callable[[str | None, str], Any]
+    content_layer: str
+    style_layers: tuple[str, ...]
+
+
+REGISTRY = {
+    "squeezenet": Backbone("squeezenet", squeezenet, content_layer="fire5_concat",
+                           style_layers=("relu_conv1", "fire2_concat", "fire3_concat", "fire4_concat",
+                                         "fire5_concat", "fire6_concat")),
+    "vgg19": Backbone("vgg19", vgg19, content_layer="block5_conv2",
+                      style_layers=("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1",
+                                    "block5_conv1")),
+}
+"""Every backbone by name: its builder and default layers (VGG19's are the course's choice). The
+style-transfer recipe of each is ``facelib.convnets.style.RECIPES[name]`` (style builds on this module)."""
+
+NAMES = tuple(REGISTRY)
+"""Names accepted by every ``backbone=`` argument (and the command line's ``--backbone``)."""
+
+
 def build(backbone: str = "squeezenet", weights: str | None = "imagenet", pooling: str = "max") -> Any:
-    """The whole ``backbone`` network (see :func:`squeezenet` and :func:`vgg19`)."""
-    check_backbone(backbone)
-    return squeezenet(weights, pooling) if backbone == "squeezenet" else vgg19(weights, pooling)
+    """The whole ``backbone`` network (``REGISTRY[backbone].build``: :func:`squeezenet` or :func:`vgg19`)."""
+    return REGISTRY[check_backbone(backbone)].build(weights, pooling)
 
 
 def layer_names(model: Any) -> list[str]:
@@ -250,7 +270,7 @@ def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None
         Which network.
     layers : sequence of str, optional
         Layer names (SqueezeNet's may be written with ``/`` as in its weights file). Default:
-        the backbone's style layers followed by its content layer (:data:`DEFAULT_LAYERS`).
+        the backbone's style layers followed by its content layer (:data:`REGISTRY`).
     weights : {"imagenet", None}
         Passed to :func:`build`.
     model : keras.Model, optional
@@ -274,8 +294,8 @@ def feature_extractor(backbone: str = "squeezenet", layers: Sequence[str] | None
 
     check_backbone(backbone)
     if layers is None:
-        defaults = DEFAULT_LAYERS[backbone]
-        layers = list(dict.fromkeys([*defaults["style"], defaults["content"]]))
+        entry = REGISTRY[backbone]
+        layers = list(dict.fromkeys([*entry.style_layers, entry.content_layer]))
     if isinstance(layers, str):
         layers = [layers]
     names = [str(name).replace("/", "_") for name in layers]

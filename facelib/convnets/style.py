@@ -23,6 +23,7 @@ Gatys, Ecker and Bethge, "A neural algorithm of artistic style", arXiv:1508.0657
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -180,15 +181,25 @@ class Recipe:
     learning_rate : float
         Adam's step size in pixel units (0-255).
     decay_at, decay : float
-        After the fraction ``decay_at`` of the steps, the learning rate is multiplied by ``decay``
-        (1: constant): large steps build the texture, small ones clean it.
+        After the fraction ``decay_at`` of the steps (of each size), the learning rate is multiplied
+        by ``decay`` (1: constant): large steps build the texture, small ones clean it.
     init : {"content", "noise", "blend"}
         Starting point of G (:func:`initial_image`), with ``noise_ratio``.
     noise_ratio : float
     steps : int
-        Adam steps.
+        Adam steps at each size.
     pooling : {"max", "avg"}
         The backbone's pooling (:func:`facelib.convnets.backbones.feature_extractor`).
+    normalize : bool
+        Divide J_content by J_content(C, 0) and each J_style^[l] by J_style^[l](S, 0) (the targets'
+        own costs against all-zero activations, :func:`balanced_weights`), so that both parts start
+        near 1 and alpha / beta alone sets the balance. False: the lecture's costs as they are.
+    coarse_size : int
+        Coarse to fine: optimise first at this longer side, then double the size (upsampling G) and
+        refine, up to the requested size (0: one size only).
+    jitter : int
+        Each Adam step sees G shifted by a random 0 to ``jitter`` pixels in each direction (0: off),
+        so that no pixel keeps one position in the network's pooling grid.
     """
 
     content_layer: str
@@ -203,42 +214,48 @@ class Recipe:
     noise_ratio: float
     steps: int
     pooling: str
+    normalize: bool = False
+    coarse_size: int = 0
+    jitter: int = 0
 
 
 RECIPES = {
     "squeezenet": Recipe(
-        content_layer="fire3_concat",
-        style_weights={name: 1 / 6 for name in backbones.DEFAULT_LAYERS["squeezenet"]["style"]},
-        alpha=10.0, beta=40.0, tv_weight=300.0, learning_rate=6.0, decay_at=0.8, decay=0.1,
-        init="content", noise_ratio=0.0, steps=200, pooling="max"),
+        content_layer="fire5_concat",
+        style_weights={name: 1 / 6 for name in backbones.REGISTRY["squeezenet"].style_layers},
+        alpha=10.0, beta=40.0, tv_weight=2e-4, learning_rate=6.0, decay_at=0.8, decay=0.25,
+        init="content", noise_ratio=0.0, steps=150, pooling="max", normalize=True, coarse_size=128, jitter=8),
     "vgg19": Recipe(
         content_layer="block5_conv2",
-        style_weights={name: 1 / 5 for name in backbones.DEFAULT_LAYERS["vgg19"]["style"]},
+        style_weights={name: 1 / 5 for name in backbones.REGISTRY["vgg19"].style_layers},
         alpha=10.0, beta=40.0, tv_weight=0.0, learning_rate=4.0, decay_at=1.0, decay=1.0,
         init="blend", noise_ratio=0.6, steps=300, pooling="max"),
 }
 """The default :class:`Recipe` of each backbone.
 
-VGG19's is the course's: content ``block5_conv2``, five style layers with lambda = 0.2, alpha = 10,
-beta = 40, the assignment's start G_0 = 0.4 C + 0.6 noise.
+VGG19's is the course's as written: content ``block5_conv2``, five style layers with lambda = 0.2,
+alpha = 10, beta = 40 on the lecture's costs, the assignment's start G_0 = 0.4 C + 0.6 noise.
 
-SqueezeNet's keeps the course's alpha = 10, beta = 40 and six equally weighted style layers
-(``relu_conv1`` to ``fire6_concat``), and was measured on the mirror's paintings and photos
-(``benchmarks/style_quality.py``, one recipe for every painting):
+SqueezeNet's was measured on the mirror's paintings and photos (``benchmarks/style_quality.py``, one
+recipe for every painting) and checked on pairs outside them:
 
-* content layer ``fire3_concat``, early (1/4 of the image's resolution, as in the CS231n
-  assignment's SqueezeNet recipe): it holds the photo's edges while the style layers repaint it;
-* start from C itself; 200 Adam steps, 80 % of them of 6 pixel units and the last 20 % of 0.6, which
-  clean the strokes. On SqueezeNet's Caffe-scale activations beta J_style outweighs alpha J_content
-  by about four orders of magnitude (alpha = 30 or 100 measured the same as 10 in a trial), so it is
-  the start and the number of steps that keep the photo recognisable;
-* TV weight 300: :func:`total_variation` is a mean over about 10^5 pixel differences, so its gradient
-  per pixel is small; 300 damps the finest grain (30, 100 and 300 gave the same held-out style
-  distance on three photo-painting pairs);
-* max pooling: ``pooling="avg"`` (Gatys et al.'s choice for synthesis) gives bolder, smoother
-  strokes but scores a weaker held-out style distance in the benchmark.
+* normalised costs (``normalize=True``): on SqueezeNet's Caffe-scale activations the lecture's
+  J_style is about four orders of magnitude larger than J_content (a Gram matrix is a sum of
+  products of activations, so its cost grows with their fourth power, the content cost with their
+  square). Dividing each part by its target's own cost makes both dimensionless, so alpha = beta = 1
+  means "as far from the photo's features as from the painting's Gram matrices, relatively";
+* content layer ``fire5_concat`` (1/8 of the image's resolution, receptive field 63 px): it keeps the
+  photo's shapes and layout, not the exact edges, so the strokes can redraw them; six equally weighted
+  style layers ``relu_conv1`` to ``fire6_concat``;
+* coarse to fine from 128 px, 150 Adam steps of 4 pixel units at each size, the last 20 % at a
+  quarter of that: the coarse sizes lay out the large strokes, each finer size adds detail;
+* jitter 8 px: averaged over random shifts, no pixel sits at one place in the pools' stride grid, which
+  otherwise prints a faint square grid into G (clearest with average pooling);
+* TV weight 2e-5: with costs near 1, a TV of about 10^3 px^2 (a noisy image) costs about 0.02.
 """
 
+
+# --- images ------------------------------------------------------------------------------------
 
 # --- images ------------------------------------------------------------------------------------
 
@@ -303,11 +320,13 @@ class StyleResult:
     image : ndarray, uint8, shape (H, W, 3)
         The generated image G.
     history : dict of str to ndarray
-        Per step (Adam) or iteration (L-BFGS): ``step``, ``seconds`` since the start (set-up and
-        tracing excluded), ``cost`` J(G), and its parts ``content`` (J_content), ``style``
-        (J_style) and ``tv``, all of G before that step's update, with its :data:`EDGE_PAD` margin.
+        Per step (Adam) or iteration (L-BFGS), numbered on across the sizes of a coarse-to-fine run:
+        ``step``, ``size`` (the longer side optimised at that step), ``seconds`` since the start
+        (set-up and tracing excluded), ``cost`` J(G), and its parts ``content`` (J_content),
+        ``style`` (J_style) and ``tv``, all of G before that step's update, with its
+        :data:`EDGE_PAD` margin. With ``normalize`` the parts are the normalised ones.
     snapshots : list of (step, image)
-        G every ``snapshot_every`` steps.
+        G every ``snapshot_every`` steps, and at the ``snapshot_at`` steps (step 0: the start).
     """
 
     image: np.ndarray
@@ -325,30 +344,84 @@ they end as a saturated stripe along the border. C and S are mirrored into the m
 and G starts from the mirrored C, so the stripe forms in the margin, which is cut off.
 """
 
+_HISTORY = ("step", "size", "seconds", "cost", "content", "style", "tv")
+
+
+def balanced_weights(a_C: Any, style_activations: Mapping[str, Any],
+                     layer_weights: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+    """Weights that make J_content and each J_style^[l] relative to their targets' own size.
+
+    Returns ``(w_content, {layer: w_l})`` with w_content = 1 / J_content(C, 0) and
+    w_l = lambda^[l] / J_style^[l](S, 0), the costs of the targets against all-zero activations:
+
+        w_content J_content(C, G) = ||a(C) - a(G)||^2 / ||a(C)||^2,
+        w_l J_style^[l](S, G) = lambda^[l] ||Gram(S) - Gram(G)||_F^2 / ||Gram(S)||_F^2,
+
+    both 0 at the target and 1 for an all-black activation (G with nothing in it), whatever the
+    layer's size or the network's activation scale. The lecture's normalisations
+    1 / (4 n_H n_W n_C) and 1 / (2 n_H n_W n_C)^2 cancel, so alpha / beta alone sets the balance.
+    """
+    import tensorflow as tf
+
+    a_C = _activation(a_C, "a_C")
+    w_content = 1.0 / float(content_cost(a_C, tf.zeros_like(a_C)))
+    weights = {}
+    for name, lam in layer_weights.items():
+        a_S = _activation(style_activations[name], f"style_activations[{name!r}]")
+        weights[name] = lam / float(layer_style_cost(a_S, tf.zeros_like(a_S)))
+    return w_content, weights
+
 
 class _Problem:
-    """The cost of G for fixed C and S, with their targets computed once."""
+    """The cost of G for fixed C and S at one size, with their targets computed once.
+
+    With ``jitter`` > 0, G carries ``jitter`` more pixels of margin on each side than C, and each call
+    of :meth:`cost` sees the window of G at the offset in ``self.offset``; C's content target is
+    precomputed for every offset in ``offsets``.
+    """
 
     def __init__(self, extractor: Any, backbone: str, content: np.ndarray, style: np.ndarray,
                  content_layer: str, style_weights: dict[str, float], alpha: float, beta: float,
-                 tv_weight: float):
+                 tv_weight: float, normalize: bool, jitter: int = 0, seed: int = 0):
         import tensorflow as tf
 
         self.extractor, self.backbone = extractor, backbone
-        self.content_layer, self.style_weights = content_layer, style_weights
+        self.content_layer = content_layer
         self.alpha, self.beta, self.tv_weight = alpha, beta, tv_weight
-        self.a_C = extractor(backbones.preprocess(content, backbone))[content_layer]
+        self.window = content.shape[1:3]
         acts_S = extractor(backbones.preprocess(style, backbone))
         self.grams_S = {name: gram_matrix(acts_S[name]) for name in style_weights}
+        if jitter:
+            rng = np.random.default_rng(seed)
+            self.offsets = np.concatenate([[[jitter, jitter]], rng.integers(0, 2 * jitter + 1, size=(15, 2))])
+            shifted = np.pad(content, [(0, 0), (jitter, jitter), (jitter, jitter), (0, 0)], mode="reflect")
+            targets = [self._window(shifted, dy, dx) for dy, dx in self.offsets]
+        else:
+            self.offsets, targets = np.zeros((1, 2), int), [content]
+        self.a_C = tf.stack([extractor(backbones.preprocess(t, backbone))[content_layer][0] for t in targets])
+        self.content_weight, self.style_weights = 1.0, dict(style_weights)
+        if normalize:
+            self.content_weight, self.style_weights = balanced_weights(self.a_C[:1], acts_S, style_weights)
+        self.offset = tf.Variable(0, trainable=False)  # index into offsets; 0: the centre
         self.parts = tf.Variable(tf.zeros(4), trainable=False)  # J, J_content, J_style, TV of the last call
 
+    def _window(self, image: Any, dy: Any, dx: Any) -> Any:
+        import tensorflow as tf
+
+        return tf.slice(image, [0, dy, dx, 0], [1, self.window[0], self.window[1], 3])
+
     def costs(self, image: Any) -> tuple[Any, Any, Any, Any]:
-        """(J, J_content, J_style, TV) of ``image`` (1, H, W, 3) in [0, 255] RGB."""
-        acts = self.extractor(backbones.preprocess(image, self.backbone))
-        J_content = content_cost(self.a_C, acts[self.content_layer])
+        """(J, J_content, J_style, TV) of ``image`` (1, H, W, 3) in [0, 255] RGB (its window at ``offset``)."""
+        import tensorflow as tf
+
+        dy, dx = tf.unstack(tf.gather(tf.constant(self.offsets, tf.int32), self.offset))
+        window = self._window(image, dy, dx)
+        acts = self.extractor(backbones.preprocess(window, self.backbone))
+        a_C = tf.gather(self.a_C, self.offset)[None]
+        J_content = self.content_weight * content_cost(a_C, acts[self.content_layer])
         J_style = sum(w * _style_cost_from_gram(self.grams_S[name], acts[name])
                       for name, w in self.style_weights.items())
-        tv = total_variation(image)
+        tv = total_variation(window)
         return total_cost(J_content, J_style, self.alpha, self.beta) + self.tv_weight * tv, J_content, J_style, tv
 
     def cost(self, image: Any) -> Any:
@@ -386,17 +459,59 @@ def train_step(image: Any, cost: Any, optimizer: Any) -> Any:
     return J
 
 
+def _settings(recipe: Recipe, given: dict[str, Any]) -> Recipe:
+    """``recipe`` with every setting in ``given`` that is not None put in its place, each checked."""
+    s = dataclasses.replace(recipe, **{key: value for key, value in given.items() if value is not None})
+    return dataclasses.replace(
+        s, content_layer=s.content_layer.replace("/", "_"), style_weights=_layer_weights(s.style_weights),
+        alpha=check_float("alpha", s.alpha, minimum=0.0), beta=check_float("beta", s.beta, minimum=0.0),
+        tv_weight=check_float("tv_weight", s.tv_weight, minimum=0.0),
+        learning_rate=check_float("learning_rate", s.learning_rate, minimum=0.0, exclusive_minimum=True),
+        steps=check_int("steps", s.steps, minimum=1), init=check_choice("init", s.init, INITS),
+        noise_ratio=check_float("noise_ratio", s.noise_ratio, minimum=0.0, maximum=1.0),
+        pooling=check_choice("pooling", s.pooling, backbones.POOLINGS), normalize=bool(s.normalize),
+        coarse_size=check_int("coarse_size", s.coarse_size, minimum=0), jitter=check_int("jitter", s.jitter, minimum=0))
+
+
+def _check_size(size: int | tuple[int, int]) -> None:
+    for i, side in enumerate(np.atleast_1d(size)):
+        if isinstance(side, int | np.integer) and side > MAX_SIZE:
+            raise ArgumentError(
+                f"size{'' if np.ndim(size) == 0 else f'[{i}]'} must be at most {MAX_SIZE} pixels, got {side}: "
+                "memory and time per step grow with the number of pixels (at 1024 x 1024 a run needs about 1.8 GB "
+                "with SqueezeNet and 4.2 GB with VGG19; 3000 px would need about 9 times that). Stylise at up to "
+                f"{MAX_SIZE} px and enlarge the result if you need it bigger.")
+
+
+def coarse_to_fine_shapes(shape: tuple[int, int], coarse_size: int) -> list[tuple[int, int]]:
+    """The (height, width) of each size a coarse-to-fine run optimises, coarsest first.
+
+    Halve ``shape`` while its longer side stays at least ``coarse_size`` and its shorter side at least
+    32 px (the smallest image facelib resizes to); ``coarse_size`` 0 (or at least the longer side) gives
+    ``[shape]`` only.
+
+    >>> coarse_to_fine_shapes((340, 512), 128)
+    [(85, 128), (170, 256), (340, 512)]
+    """
+    shapes = [tuple(shape)]
+    while coarse_size and max(shapes[0]) // 2 >= coarse_size and min(shapes[0]) // 2 >= 32:
+        shapes.insert(0, tuple(max(1, round(side / 2)) for side in shapes[0]))
+    return shapes
+
+
 def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, backbone: str = "squeezenet",
             weights: str | None = "imagenet", recipe: Recipe | None = None, content_layer: str | None = None,
             style_layers: Sequence[str] | Mapping[str, float] | None = None, alpha: float | None = None,
             beta: float | None = None, tv_weight: float | None = None, optimizer: str = "adam",
             steps: int | None = None, learning_rate: float | None = None, init: str | None = None,
-            noise_ratio: float | None = None, pooling: str | None = None, seed: int = 0,
-            max_seconds: float | None = None, snapshot_every: int = 0, progress: bool = True,
-            extractor: Any = None, step: Any = None) -> StyleResult:
+            noise_ratio: float | None = None, pooling: str | None = None, normalize: bool | None = None,
+            coarse_size: int | None = None, jitter: int | None = None, seed: int = 0,
+            max_seconds: float | None = None, snapshot_every: int = 0, snapshot_at: Sequence[int] = (),
+            progress: bool = True, extractor: Any = None, step: Any = None) -> StyleResult:
     """Generate G with the content of ``content`` and the style of ``style``: min_G J(G).
 
-    Every setting left at ``None`` comes from ``recipe`` (default ``RECIPES[backbone]``).
+    Every setting left at ``None`` comes from ``recipe`` (default ``RECIPES[backbone]``; see
+    :class:`Recipe` for what each does).
 
     Parameters
     ----------
@@ -420,19 +535,27 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     optimizer : {"adam", "lbfgs"}
         Adam on the pixels (:func:`train_step` compiled with ``tf.function``), with the recipe's
         learning-rate drop; or SciPy's L-BFGS-B with the bounds [0, 255] (one compiled
-        cost-and-gradient call per function evaluation).
+        cost-and-gradient call per function evaluation; no jitter, as L-BFGS needs one fixed cost).
     steps : int, optional
-        Adam steps, or L-BFGS iterations.
+        Adam steps, or L-BFGS iterations, at each size.
     learning_rate : float, optional
         Adam's step size, in pixel units (0-255).
     init : {"content", "noise", "blend"}, noise_ratio : float, seed : int
-        Starting point (:func:`initial_image`).
+        Starting point (:func:`initial_image`); ``seed`` also draws the jitter.
     pooling : {"max", "avg"}, optional
         The backbone's pooling; must match ``extractor``'s when one is given.
+    normalize : bool, optional
+        Costs relative to their targets' own (:func:`balanced_weights`).
+    coarse_size : int, optional
+        Coarse to fine from this longer side (:func:`coarse_to_fine_shapes`; 0: one size).
+    jitter : int, optional
+        Random shift of G at each Adam step, up to this many pixels each way (0: off).
     max_seconds : float, optional
         Stop once this much optimisation time has passed (to compare optimisers on one budget).
     snapshot_every : int
         Keep G every this many steps (0: none).
+    snapshot_at : sequence of int
+        Keep G also at these steps (0: the starting image).
     progress : bool
         Show a tqdm progress bar (on stderr, redrawn in place).
     extractor : keras.Model, optional
@@ -456,97 +579,139 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     from facelib.images import resize
 
     backbone = backbones.check_backbone(backbone)
-    recipe = RECIPES[backbone] if recipe is None else recipe
     optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
-    steps = check_int("steps", recipe.steps if steps is None else steps, minimum=1)
-    alpha = check_float("alpha", recipe.alpha if alpha is None else alpha, minimum=0.0)
-    beta = check_float("beta", recipe.beta if beta is None else beta, minimum=0.0)
-    tv_weight = check_float("tv_weight", recipe.tv_weight if tv_weight is None else tv_weight, minimum=0.0)
-    learning_rate = check_float("learning_rate", recipe.learning_rate if learning_rate is None else learning_rate,
-                                minimum=0.0, exclusive_minimum=True)
-    init = check_choice("init", recipe.init if init is None else init, INITS)
-    noise_ratio = recipe.noise_ratio if noise_ratio is None else noise_ratio
-    pooling = check_choice("pooling", recipe.pooling if pooling is None else pooling, backbones.POOLINGS)
+    s = _settings(RECIPES[backbone] if recipe is None else recipe, dict(
+        content_layer=content_layer, style_weights=style_layers, alpha=alpha, beta=beta, tv_weight=tv_weight,
+        steps=steps, learning_rate=learning_rate, init=init, noise_ratio=noise_ratio, pooling=pooling,
+        normalize=normalize, coarse_size=coarse_size, jitter=jitter))
     if max_seconds is not None:
         check_float("max_seconds", max_seconds, minimum=0.0, exclusive_minimum=True)
     check_int("snapshot_every", snapshot_every, minimum=0)
-    for i, side in enumerate(np.atleast_1d(size)):
-        if isinstance(side, int | np.integer) and side > MAX_SIZE:
-            raise ArgumentError(
-                f"size{'' if np.ndim(size) == 0 else f'[{i}]'} must be at most {MAX_SIZE} pixels, got {side}: "
-                "memory and time per step grow with the number of pixels (at 1024 x 1024 a run needs about 1.8 GB "
-                "with SqueezeNet and 4.2 GB with VGG19; 3000 px would need about 9 times that). Stylise at up to "
-                f"{MAX_SIZE} px and enlarge the result if you need it bigger.")
-    content_layer = (recipe.content_layer if content_layer is None else content_layer).replace("/", "_")
-    style_weights = _layer_weights(recipe.style_weights if style_layers is None else style_layers)
+    _check_size(size)
+    layers = [*s.style_weights, s.content_layer]
     if extractor is None:
-        extractor = backbones.feature_extractor(backbone, [*style_weights, content_layer], weights,
-                                                pooling=pooling)
-    missing = [n for n in [*style_weights, content_layer] if n not in extractor.output]
+        extractor = backbones.feature_extractor(backbone, layers, weights, pooling=s.pooling)
+    missing = [n for n in layers if n not in extractor.output]
     if missing:
         raise ArgumentError(f"the extractor does not output layers {missing}; build it with them.")
 
     content_px = resize(content, size)
     style_px = resize(style, content_px.shape[:2])
-    margin = [(EDGE_PAD, EDGE_PAD), (EDGE_PAD, EDGE_PAD), (0, 0)]
-    content_px, style_px = np.pad(content_px, margin, mode="reflect"), np.pad(style_px, margin, mode="reflect")
-    problem = _Problem(extractor, backbone, content_px[None], style_px[None], content_layer,
-                       style_weights, alpha, beta, tv_weight)
-    start = initial_image(content_px, init, noise_ratio, seed)[None]
-    schedule = (int(recipe.decay_at * steps), recipe.decay)
-    bar = tqdm(total=steps, desc=f"stylize ({optimizer}, {backbone})", disable=not progress, leave=False,
-               mininterval=1.0)
+    shapes = coarse_to_fine_shapes(content_px.shape[:2], s.coarse_size)
+    jitter = s.jitter if optimizer == "adam" else 0
+    run = _Run(s, snapshot_every, {int(n) for n in snapshot_at}, max_seconds,
+               tqdm(total=s.steps * len(shapes), desc=f"stylize ({optimizer}, {backbone})", disable=not progress,
+                    leave=False, mininterval=1.0))
+    image = None
     try:
-        if optimizer == "adam":
-            image, rows, snapshots = _adam(problem, start, steps, learning_rate, schedule, max_seconds,
-                                           snapshot_every, bar, step or train_step)
-        else:
-            image, rows, snapshots = _lbfgs(problem, start, steps, max_seconds, snapshot_every, bar)
+        for shape in shapes:
+            content_l, style_l = (_with_margin(resize(x, shape), EDGE_PAD) for x in (content_px, style_px))
+            problem = _Problem(extractor, backbone, content_l[None], style_l[None], s.content_layer,
+                               s.style_weights, s.alpha, s.beta, s.tv_weight, s.normalize, jitter, seed)
+            if image is None:
+                start = initial_image(content_l, s.init, s.noise_ratio, seed)
+            else:  # the previous size's G without its margin, enlarged, then mirrored into a new margin
+                start = _with_margin(_upsample(_inside(image, EDGE_PAD + jitter), shape), EDGE_PAD)
+            start = _with_margin(start, jitter)[None]
+            run.size = max(shape)
+            image = (_adam(problem, start, run, step or train_step) if optimizer == "adam"
+                     else _lbfgs(problem, start, run))[0]
+            if run.stopped:
+                break
     finally:
-        bar.close()
-    history = {key: np.array([row[i] for row in rows])
-               for i, key in enumerate(("step", "seconds", "cost", "content", "style", "tv"))}
-    inside = (slice(EDGE_PAD, -EDGE_PAD), slice(EDGE_PAD, -EDGE_PAD))
-    return StyleResult(_to_uint8(image)[inside], history, [(n, g[inside]) for n, g in snapshots])
+        run.bar.close()
+    history = {key: np.array([row[i] for row in run.rows]) for i, key in enumerate(_HISTORY)}
+    final = _inside(image, EDGE_PAD + jitter)
+    if final.shape[:2] != content_px.shape[:2]:  # stopped early at a coarser size
+        final = _upsample(final, content_px.shape[:2])
+    return StyleResult(_to_uint8(final), history,
+                       [(n, _to_uint8(_inside(g, EDGE_PAD + jitter))) for n, g in run.snapshots])
+
+
+def _inside(image: np.ndarray, margin: int) -> np.ndarray:
+    """``image`` (H, W, 3) without ``margin`` pixels on every side."""
+    return image[margin:image.shape[0] - margin, margin:image.shape[1] - margin]
+
+
+def _with_margin(image: np.ndarray, pad: int) -> np.ndarray:
+    """``image`` (H, W, 3) mirrored ``pad`` pixels into a margin on every side."""
+    return np.pad(np.asarray(image, np.float32), [(pad, pad), (pad, pad), (0, 0)], mode="reflect")
+
+
+def _upsample(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``image`` (H, W, 3) float in [0, 255] resized to ``shape`` (bicubic), clipped to [0, 255]."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(np.asarray(image, np.float32)[None], shape, method="bicubic")[0]
+    return np.clip(resized.numpy(), 0.0, 255.0)
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(np.asarray(image)[0]), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(np.asarray(image)), 0, 255).astype(np.uint8)
 
 
-def _adam(problem: _Problem, start, steps, learning_rate, schedule, max_seconds, snapshot_every, bar, step_fn):
+class _Run:
+    """The bookkeeping of one :func:`stylize` call across its sizes: history rows, snapshots, clock."""
+
+    def __init__(self, settings: Recipe, snapshot_every: int, snapshot_at: set[int], max_seconds: float | None,
+                 bar: Any):
+        self.settings, self.snapshot_every, self.snapshot_at = settings, snapshot_every, snapshot_at
+        self.max_seconds, self.bar = max_seconds, bar
+        self.rows: list[tuple] = []
+        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self.size, self.seconds, self.stopped = 0, 0.0, False
+
+    def record(self, seconds: float, parts: Sequence[float], image: Any) -> None:
+        """Log one step (``seconds`` of this size's clock, J and its parts of G before the step)."""
+        number = len(self.rows) + 1
+        self.rows.append((number, self.size, self.seconds + seconds, *parts))
+        self.bar.update()
+        if (self.snapshot_every and number % self.snapshot_every == 0) or number in self.snapshot_at:
+            self.snapshots.append((number, np.asarray(image())[0]))
+        self.stopped = self.max_seconds is not None and self.rows[-1][2] >= self.max_seconds
+
+    def snapshot_start(self, image: np.ndarray) -> None:
+        if not self.rows and 0 in self.snapshot_at:
+            self.snapshots.append((0, image[0]))
+
+
+def _adam(problem: _Problem, start: np.ndarray, run: _Run, step_fn: Any) -> tuple[np.ndarray]:
     import keras
     import tensorflow as tf
 
+    s = run.settings
     image = tf.Variable(start)
+    run.snapshot_start(start)
     # epsilon: Adam divides by sqrt(v) + epsilon, v the running mean of squared gradients; Keras's 1e-7 makes
-    # the first steps jump by the full learning rate on pixels whose gradient is tiny, 0.1 damps them
-    # (gradients of J here are orders of magnitude larger than 0.1 where the image changes).
-    adam = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-1)
+    # the first steps jump by the full learning rate on pixels whose gradient is tiny; epsilon at about a
+    # thousandth of the typical gradient damps those (gradients of the normalised J are about 1e-6 to 1e-4
+    # a pixel, of the lecture's J 1e2 to 1e4).
+    epsilon = 1e-8 if s.normalize else 1e-1
+    adam = keras.optimizers.Adam(learning_rate=s.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=epsilon)
     adam.build([image])  # create its state now: a step_fn compiled by the caller may not create variables
     compiled = tf.function(lambda: step_fn(image, problem.cost, adam))
     compiled.get_concrete_function()  # trace before the clock starts
-    decay_step, decay = schedule
-    rows, snapshots, t0 = [], [], time.perf_counter()
-    for number in range(1, steps + 1):
-        if number == decay_step + 1 and decay != 1.0:
-            adam.learning_rate.assign(learning_rate * decay)
+    draws = np.random.default_rng(len(run.rows)).integers(0, len(problem.offsets), size=s.steps)
+    decay_step = int(s.decay_at * s.steps)
+    t0 = time.perf_counter()
+    for number in range(1, s.steps + 1):
+        if number == decay_step + 1 and s.decay != 1.0:
+            adam.learning_rate.assign(s.learning_rate * s.decay)
+        problem.offset.assign(draws[number - 1])
         compiled()
-        J, J_content, J_style, tv = (float(v) for v in problem.parts.numpy())
-        rows.append((number, time.perf_counter() - t0, J, J_content, J_style, tv))
-        bar.update()
-        if snapshot_every and number % snapshot_every == 0:
-            snapshots.append((number, _to_uint8(image.numpy())))
-        if max_seconds is not None and rows[-1][1] >= max_seconds:
+        run.record(time.perf_counter() - t0, [float(v) for v in problem.parts.numpy()], image.numpy)
+        if run.stopped:
             break
-    return image.numpy(), rows, snapshots
+    run.seconds = run.rows[-1][2]
+    return (image.numpy()[0],)
 
 
-def _lbfgs(problem: _Problem, start, steps, max_seconds, snapshot_every, bar):
+def _lbfgs(problem: _Problem, start: np.ndarray, run: _Run) -> tuple[np.ndarray]:
     import tensorflow as tf
     from scipy.optimize import Bounds, minimize
 
     shape = start.shape
+    run.snapshot_start(start)
 
     @tf.function(input_signature=[tf.TensorSpec([int(np.prod(shape))], tf.float32)])
     def cost_and_gradient(flat):
@@ -562,20 +727,17 @@ def _lbfgs(problem: _Problem, start, steps, max_seconds, snapshot_every, bar):
         return latest[0], grad.numpy().astype(np.float64)
 
     def callback(intermediate_result):
-        number = len(rows) + 1
-        rows.append((number, time.perf_counter() - t0, float(intermediate_result.fun), *latest[1:]))
-        bar.update()
-        if snapshot_every and number % snapshot_every == 0:
-            snapshots.append((number, _to_uint8(intermediate_result.x.reshape(shape))))
-        if max_seconds is not None and rows[-1][1] >= max_seconds:
+        run.record(time.perf_counter() - t0, [float(intermediate_result.fun), *latest[1:]],
+                   lambda: intermediate_result.x.reshape(shape))
+        if run.stopped:
             raise StopIteration
 
     latest: list[float] = [0.0] * 4
-    rows, snapshots = [], []
-    x0 = start.reshape(-1).astype(np.float64)
     cost_and_gradient.get_concrete_function()
     t0 = time.perf_counter()
     # maxcor: the number of past gradients L-BFGS keeps to model the curvature (SciPy's default)
-    result = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 255.0),
-                      callback=callback, options={"maxiter": steps, "maxcor": 10})
-    return result.x.reshape(shape), rows, snapshots
+    result = minimize(fun, start.reshape(-1).astype(np.float64), jac=True, method="L-BFGS-B",
+                      bounds=Bounds(0.0, 255.0), callback=callback,
+                      options={"maxiter": run.settings.steps, "maxcor": 10})
+    run.seconds = run.rows[-1][2] if run.rows else run.seconds
+    return (result.x.reshape(shape)[0],)

@@ -314,7 +314,7 @@ class StylePreview(_Control):
             raise ArgumentError("contents and styles must each name at least one image")
         self.size = check_int("size", size, minimum=32, maximum=512)
         self.backbone, self.extractor = backbone, extractor
-        recipe = style.RECIPES[check_choice("backbone", backbone, backbones.BACKBONES)]
+        recipe = style.RECIPES[check_choice("backbone", backbone, backbones.NAMES)]
         layers = list(recipe.style_weights)
         self._contents = {name: images.resize(image, self.size) for name, image in contents.items()}
         self._styles = {name: images.resize(image, 2 * self.size) for name, image in styles.items()}
