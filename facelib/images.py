@@ -3,17 +3,24 @@
 Handles what learners' folders hold: greyscale, palette, RGBA, CMYK and 16-bit files; EXIF
 rotation; and refuses empty, truncated, non-image and decompression-bomb files with an
 :class:`ImageError` that says what was wrong and what to do.
+
+EXIF orientation is applied by reading the one Orientation tag and transposing the pixels
+(never by re-serialising the EXIF block, which fails on a tag of an unexpected type); EXIF that
+cannot be read leaves the pixels as stored, with a note on stderr. Colour profiles are not
+applied; a PNG whose profile is over Pillow's 1 MB chunk limit is decoded without it.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
 from facelib.errors import ArgumentError, FacelibError
 from facelib.validation import check_int
@@ -21,7 +28,12 @@ from facelib.validation import check_int
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 _MODES = ("RGB", "L")
 # Formats Pillow decodes by itself; EPS/PS (which would run Ghostscript) and other exotic ones are refused.
-FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "TIFF", "WEBP")
+FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "TIFF", "WEBP") + (("AVIF",) if features.check("avif") else ())
+_ORIENTATION = 0x0112  # the EXIF tag, and the transpose that undoes each of its values
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageError(FacelibError, ValueError):
@@ -69,6 +81,9 @@ def _decoding(label: str):
     """Turn Pillow's decoding errors into ImageErrors that say what was wrong and what to do."""
     try:
         yield
+    except PermissionError as error:
+        raise ImageError(f"{label} cannot be read: permission denied. Ask its owner for read access or use a "
+                         "copy you can read.") from error
     except Image.DecompressionBombError as error:
         raise ImageError(f"{label} is too large to decode safely ({error}). Resize it below "
                          f"{Image.MAX_IMAGE_PIXELS:,} pixels, or raise PIL.Image.MAX_IMAGE_PIXELS "
@@ -83,13 +98,50 @@ def _decoding(label: str):
 
 def _read(source, label: str, mode: str) -> np.ndarray:
     """Decode a file and convert it to pixels while it is open: one decoded copy, one array."""
+    try:
+        return _decode(source, label, mode)
+    except ImageError as error:
+        if "MAX_TEXT_CHUNK" not in str(error.__cause__) or (data := _without_icc(source)) is None:
+            raise
+        return _decode(io.BytesIO(data), label, mode)  # a PNG with a colour profile over Pillow's limit
+
+
+def _decode(source, label: str, mode: str) -> np.ndarray:
     with _decoding(label):
         img = Image.open(source, formats=FORMATS)
     with img:
         with _decoding(label):
             img.load()
-            ImageOps.exif_transpose(img, in_place=True)
-        return _pixels(img, mode, label)
+        return _pixels(_upright(img, label), mode, label)
+
+
+def _upright(img: Image.Image, label: str) -> Image.Image:
+    """The image turned as its EXIF Orientation tag says (read alone, defensively); as stored without readable EXIF."""
+    try:
+        orientation = img.getexif().get(_ORIENTATION)
+    except (struct.error, TypeError, ValueError, SyntaxError, OSError, KeyError, IndexError) as error:
+        print(f"facelib: note: {label}: its EXIF data cannot be read ({type(error).__name__}); using the pixels as "
+              "stored, without the camera's rotation", file=sys.stderr)
+        return img
+    if isinstance(orientation, tuple | list) and len(orientation) == 1:
+        orientation = orientation[0]
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return img if method is None else img.transpose(method)
+
+
+def _without_icc(source) -> bytes | None:
+    """A PNG file's bytes without its iCCP (colour profile) chunks; None when ``source`` is not a PNG."""
+    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    out, at = [_PNG_SIGNATURE], len(_PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        end = at + 12 + length
+        if kind != b"iCCP":
+            out.append(data[at:end])
+        at = end
+    return b"".join(out)
 
 
 def _pixels(img: Image.Image, mode: str, label: str) -> np.ndarray:
@@ -156,9 +208,13 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
         return _read(io.BytesIO(source), "the image bytes", mode)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"{path} does not exist or is not a file.")
-        if path.stat().st_size == 0:
+        try:
+            if not path.is_file():
+                raise ImageError(f"{path} does not exist or is not a file.")
+            empty = path.stat().st_size == 0
+        except OSError as error:  # a name too long, a loop of links, a folder that cannot be searched
+            raise ImageError(f"{path} cannot be read: {error.strerror or error}. Check the path.") from error
+        if empty:
             raise ImageError(f"{path} is empty (0 bytes).")
         return _read(path, str(path), mode)
     raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")

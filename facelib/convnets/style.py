@@ -271,18 +271,24 @@ def check_output_path(path: str | os.PathLike) -> Path:
     Raises
     ------
     facelib.errors.ArgumentError
-        When ``path`` is a folder, its folder does not exist, or its extension names no image
-        format that Pillow can both write and :func:`facelib.images.load_image` read back.
+        When ``path`` is a folder, its folder does not exist or cannot be written, or its extension
+        names no image format that Pillow can both write and :func:`facelib.images.load_image` read back.
     """
     from PIL import Image
 
     from facelib.images import FORMATS
 
     path = Path(path)
-    if path.is_dir():
-        raise ArgumentError(f"output {path} is a folder; give a file name such as {path / 'out.png'}")
-    if not path.parent.is_dir():
-        raise ArgumentError(f"output folder {path.parent} does not exist; create it first")
+    try:
+        if path.is_dir():
+            raise ArgumentError(f"output {path} is a folder; give a file name such as {path / 'out.png'}")
+        if not path.parent.is_dir():
+            raise ArgumentError(f"output folder {path.parent} does not exist; create it first")
+    except OSError as error:  # a name too long, a loop of links
+        raise ArgumentError(f"output {path}: {error.strerror or error}; choose another name") from error
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ArgumentError(f"cannot write into the output folder {path.parent} (permission denied); choose a "
+                            "folder you can write to")
     Image.init()
     writable = sorted(ext for ext, fmt in Image.registered_extensions().items()
                       if fmt in FORMATS and fmt in Image.SAVE)
