@@ -239,7 +239,7 @@ def _check_new_face(args, db, encodings: np.ndarray) -> None:
 def _identify(args) -> int:
     from facelib import faces, quiet_tensorflow
     from facelib.images import load_image
-    from facelib.recognition.database import FaceDatabase
+    from facelib.recognition.database import DatabaseError, FaceDatabase
 
     database = _database_path(args.database)
     _check_files(args.images)
@@ -270,8 +270,11 @@ def _identify(args) -> int:
                         f"(distance {match.distance:.4f})",
                   {"image": path, "face": i, "box": [int(v) for v in box], "name": match.name,
                    "distance": match.distance, "threshold": args.threshold})
-    if db.save_index(lock_timeout=0):
-        _note(args, f"saved the search index beside {database} for the next run")
+    try:
+        if db.save_index(lock_timeout=0):
+            _note(args, f"saved the search index beside {database} for the next run")
+    except DatabaseError as error:  # the answers are given; keeping the index is a bonus
+        _note(args, f"the search index was not saved ({error})")
     if failed:
         print(f"facelib identify: error: {failed} of {len(args.images)} photos could not be read (see above)",
               file=sys.stderr)
@@ -287,8 +290,8 @@ def _stylize(args) -> int:
     from facelib.images import load_image
     from facelib.storage import atomic_write
 
-    _check_files([args.content, args.style])
     output = _output_path(args.output, [args.content, args.style])  # before any work
+    _check_files([args.content, args.style])
     content, style = load_image(args.content), load_image(args.style)
     quiet_tensorflow()
     result = stylize(content, style, size=args.size, steps=args.steps, backbone=args.backbone,

@@ -341,11 +341,15 @@ def face_distance(known, candidate) -> np.ndarray:
     -------
     np.ndarray of distances, shape (N,) (a 0-d array for two single vectors).
     """
-    a, b = _descriptors(known, "known"), _descriptors(candidate, "candidate")
+    return _distance(known, candidate, ("known", "candidate"))
+
+
+def _distance(a, b, names: tuple[str, str]) -> np.ndarray:
+    a, b = _descriptors(a, names[0]), _descriptors(b, names[1])
     try:
         return np.linalg.norm(a - b, axis=-1)
     except ValueError:
-        raise ArgumentError(f"known and candidate do not broadcast: shapes {a.shape} and {b.shape}") from None
+        raise ArgumentError(f"{names[0]} and {names[1]} do not broadcast: shapes {a.shape} and {b.shape}") from None
 
 
 def compare_faces(a, b, threshold: float = 0.6) -> np.ndarray:
@@ -357,4 +361,4 @@ def compare_faces(a, b, threshold: float = 0.6) -> np.ndarray:
         For a threshold that is not a positive finite number, naming ``threshold``.
     """
     threshold = check_threshold(threshold)
-    return same_person(face_distance(a, b), threshold)
+    return same_person(_distance(a, b, ("a", "b")), threshold)

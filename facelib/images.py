@@ -197,7 +197,7 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
         of the wrong rank, dtype or value range.
     """
     if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        raise ArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
     if isinstance(source, np.ndarray):
         return _from_array(source, mode)
     if isinstance(source, Image.Image):
@@ -217,7 +217,8 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
         if empty:
             raise ImageError(f"{path} is empty (0 bytes).")
         return _read(path, str(path), mode)
-    raise TypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
+    raise ImageError(f"source (the image) must be a path, bytes, numpy array or PIL image, not "
+                     f"{type(source).__name__}")
 
 
 def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -> np.ndarray:

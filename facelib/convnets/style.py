@@ -43,7 +43,10 @@ INITS = ("content", "noise", "blend")
 def _activation(a: Any, argument: str) -> Any:
     import tensorflow as tf
 
-    a = tf.convert_to_tensor(a, dtype=tf.float32)
+    try:
+        a = tf.convert_to_tensor(a, dtype=tf.float32)
+    except (ValueError, TypeError) as error:
+        raise ArgumentError(f"{argument} must be real-valued activations (m, n_H, n_W, n_C) ({error})") from None
     if a.shape.rank != 4:
         raise ArgumentError(f"{argument} must be activations of shape (m, n_H, n_W, n_C), got shape "
                          f"{tuple(a.shape)}. Add a batch axis with a[None] for a single image.")
@@ -145,6 +148,7 @@ def style_cost(style_activations: Mapping[str, Any], generated_activations: Mapp
 
 def total_cost(J_content: Any, J_style: Any, alpha: float = 10.0, beta: float = 40.0) -> Any:
     """J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
+    alpha, beta = check_float("alpha", alpha, minimum=0.0), check_float("beta", beta, minimum=0.0)
     return alpha * J_content + beta * J_style
 
 

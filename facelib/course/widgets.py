@@ -149,13 +149,13 @@ class PhotoResult:
     recognised: np.ndarray
 
 
-def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MAX_SIDE) -> PhotoResult:
+def identify_photo(source, database, threshold: float = 0.6, max_side: int = UPLOAD_MAX_SIDE) -> PhotoResult:
     """Detect every face in a photo, align it, encode it and find its nearest enrolled person.
 
     A photo whose longer side exceeds ``max_side`` is shrunk to it first (scale < 1), which
     bounds the memory a 12 MP photo needs; one of at most 1000 px is searched with one
     upsampling step, so faces down to about 40 px are found. Face k is ``names[k]`` when
-    ``distances[k] <= tau`` and "not recognized" otherwise (:func:`facelib.faces.find_faces`,
+    ``distances[k] <= threshold`` and "not recognized" otherwise (:func:`facelib.faces.find_faces`,
     :meth:`facelib.recognition.database.FaceDatabase.nearest`).
 
     Parameters
@@ -164,8 +164,8 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
         The photo (anything :func:`facelib.images.load_image` reads); bytes stay in memory.
     database : facelib.recognition.database.FaceDatabase
         The enrolled people.
-    tau : float
-        The decision threshold, > 0 (:func:`facelib.decision.check_threshold`).
+    threshold : float
+        The decision threshold tau, > 0 (:func:`facelib.decision.check_threshold`).
     max_side : int
         Working size of large photos.
 
@@ -174,7 +174,7 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
     facelib.images.ImageError
         If ``source`` is not a readable image.
     facelib.errors.ArgumentError
-        For a ``database`` that is not a FaceDatabase, or ``tau`` or ``max_side`` out of range.
+        For a ``database`` that is not a FaceDatabase, or ``threshold`` or ``max_side`` out of range.
     """
     from facelib import faces
     from facelib.decision import check_threshold
@@ -182,7 +182,7 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
     from facelib.images import load_image, resize
     from facelib.recognition.database import FaceDatabase
 
-    tau = check_threshold(tau, "tau")
+    threshold = check_threshold(threshold)
     max_side = check_int("max_side", max_side, minimum=100)
     if not isinstance(database, FaceDatabase):
         raise ArgumentError(f"database must be a FaceDatabase, got {type(database).__name__}")
@@ -194,7 +194,7 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
     nearest = database.nearest(found.encodings) if len(found.boxes) else []
     distances = np.array([m.distance for m in nearest], dtype=np.float64)
     return PhotoResult(photo, scale, found.boxes, found.chips, [m.name for m in nearest], distances,
-                       same_person(distances, tau))
+                       same_person(distances, threshold))
 
 
 class PhotoIdentifier(_Control):

@@ -50,7 +50,7 @@ from facelib.decision import check_threshold, same_person
 from facelib.errors import FacelibError
 from facelib.recognition.ann import EXACT_BELOW, NearestIndex, check_vectors
 from facelib.storage import atomic_write, remove_stale_temporaries, sha256_arrays
-from facelib.validation import check_float, check_int
+from facelib.validation import check_bool, check_float, check_int
 
 __all__ = ["FORMAT_VERSION", "INDEX_FORMAT_VERSION", "MAX_NAME_LENGTH", "LOCK_TIMEOUT", "DatabaseError",
            "DatabaseNotFoundError", "DatabaseLockedError", "NotEnrolledError", "Match", "FaceDatabase",
@@ -489,10 +489,11 @@ class FaceDatabase:
         exactly these encodings (and ``exact_below``); a missing or stale one is rebuilt on the first
         query, with a message.
         """
-        path = _resolve(Path(path))
+        path = _resolve(_check_path(path))
         if not path.is_file():
             raise DatabaseNotFoundError(f"no database file at {path}")
         exact_below = check_int("exact_below", exact_below, minimum=0)
+        use_index = check_bool("use_index", use_index)
         arrays = _read_npz(path, "FaceDatabase", _MEMBERS)
         if missing := _KEYS - set(arrays):
             raise DatabaseError(f"{path} is not a FaceDatabase file: missing {sorted(missing)}")
@@ -571,6 +572,8 @@ def _stored_names(path: Path, names: list[str]) -> list[str]:
 
 
 def _check_path(path) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise DatabaseError(f"path must be a file path ending in .npz, got {type(path).__name__}")
     path = Path(path)
     if path.suffix != ".npz":
         raise DatabaseError(f"path must end in .npz, got {path.name!r}")
@@ -608,8 +611,8 @@ def _read_npz(path: Path, what: str, members: dict[str, tuple[str, int]]) -> dic
             raise
         raise DatabaseError(f"{path} holds pickled objects or is not a {what} file ({error})") from error
     except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as error:
-        raise DatabaseError(f"{path} is not a readable .npz file ({error}); it may be truncated or "
-                            "damaged: restore a backup or enroll the people again") from error
+        raise DatabaseError(f"{path} is not a readable .npz file, so not a {what} file ({error}); it may be "
+                            "truncated or damaged: restore a backup or enroll the people again") from error
 
 
 def _check_header(path: Path, name: str, f, stored: int, kinds: str, ndim: int, what: str) -> None:
@@ -621,14 +624,14 @@ def _check_header(path: Path, name: str, f, stored: int, kinds: str, ndim: int, 
         read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
         shape, _, dtype = read(f)
     except (ValueError, OSError, EOFError, SyntaxError) as error:
-        raise DatabaseError(f"{path} is damaged: the header of {name!r} cannot be read ({error})") from error
+        raise DatabaseError(f"{path} is damaged: the header of {name} cannot be read ({error})") from error
     if dtype.hasobject:
-        raise DatabaseError(f"{path} holds pickled objects in {name!r} (never unpickled) and is not a {what} file")
+        raise DatabaseError(f"{path} holds pickled objects in {name} (never unpickled) and is not a {what} file")
     if dtype.kind not in kinds or len(shape) != ndim:
-        raise DatabaseError(f"{path} is damaged: {name!r} must be a {ndim}-axis array of "
+        raise DatabaseError(f"{path} is damaged: {name} must be a {ndim}-axis array of "
                             f"{_KIND_WORDS[kinds]}, got dtype {dtype} and shape {shape}")
     if math.prod(shape) * dtype.itemsize > stored:
-        raise DatabaseError(f"{path} is damaged: the header of {name!r} claims shape {shape} "
+        raise DatabaseError(f"{path} is damaged: the header of {name} claims shape {shape} "
                             f"({math.prod(shape) * dtype.itemsize:,} bytes) but the member holds {stored:,} bytes")
 
 
