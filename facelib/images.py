@@ -210,12 +210,12 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
         path = Path(source)
         try:
             if not path.is_file():
-                raise ImageError(f"{path} does not exist or is not a file.")
+                raise ImageError(f"image file {path} does not exist or is not a file.")
             empty = path.stat().st_size == 0
         except OSError as error:  # a name too long, a loop of links, a folder that cannot be searched
-            raise ImageError(f"{path} cannot be read: {error.strerror or error}. Check the path.") from error
+            raise ImageError(f"image {path} cannot be read: {error.strerror or error}. Check the path.") from error
         if empty:
-            raise ImageError(f"{path} is empty (0 bytes).")
+            raise ImageError(f"image {path} is empty (0 bytes).")
         return _read(path, str(path), mode)
     raise ImageError(f"source (the image) must be a path, bytes, numpy array or PIL image, not "
                      f"{type(source).__name__}")

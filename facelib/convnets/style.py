@@ -47,6 +47,8 @@ def _activation(a: Any, argument: str) -> Any:
         a = tf.convert_to_tensor(a, dtype=tf.float32)
     except (ValueError, TypeError) as error:
         raise ArgumentError(f"{argument} must be real-valued activations (m, n_H, n_W, n_C) ({error})") from None
+    if tf.executing_eagerly() and not np.all(np.isfinite(a.numpy())):  # (in a compiled step, the caller's job)
+        raise ArgumentError(f"{argument} contains NaN or infinite values.")
     if a.shape.rank != 4:
         raise ArgumentError(f"{argument} must be activations of shape (m, n_H, n_W, n_C), got shape "
                          f"{tuple(a.shape)}. Add a batch axis with a[None] for a single image.")
@@ -75,6 +77,7 @@ def content_cost(a_C: Any, a_G: Any, normalization: str = "volume") -> Any:
     """
     import tensorflow as tf
 
+    check_choice("normalization", normalization, ("volume", "half"))
     a_C, a_G = _activation(a_C, "a_C"), _activation(a_G, "a_G")
     _same_shape(a_C, a_G, "a_C and a_G")
     squared = tf.reduce_sum(tf.square(a_C - a_G))
@@ -118,10 +121,13 @@ def _layer_weights(layers: Sequence[str] | Mapping[str, float]) -> dict[str, flo
     """``{layer: lambda^[l]}``; a plain list of layers weighs them equally, summing to 1."""
     if isinstance(layers, str):
         layers = [layers]
+    if not isinstance(layers, Mapping | Sequence) or not all(isinstance(name, str) for name in layers):
+        raise ArgumentError(f"style layers must be layer names or a mapping name -> lambda^[l], got {layers!r}.")
     weights = dict(layers) if isinstance(layers, Mapping) else {name: 1.0 / len(layers) for name in layers}
     if not weights:
         raise ArgumentError("style layers must name at least one layer.")
-    if any(not np.isfinite(w) or w < 0 for w in weights.values()):
+    if any(isinstance(w, bool) or not isinstance(w, int | float | np.number) or not np.isfinite(w) or w < 0
+           for w in weights.values()):
         raise ArgumentError(f"style layer weights lambda^[l] must be finite and >= 0, got {weights}.")
     return {name.replace("/", "_"): float(w) for name, w in weights.items()}
 
@@ -138,6 +144,9 @@ def style_cost(style_activations: Mapping[str, Any], generated_activations: Mapp
         A list gives each layer lambda = 1 / (number of layers); default: every layer of
         ``style_activations``, equally weighted.
     """
+    for argument, value in (("style_activations", style_activations), ("generated_activations", generated_activations)):
+        if not isinstance(value, Mapping):
+            raise ArgumentError(f"{argument} must map layer names to activations, got {type(value).__name__}.")
     weights = _layer_weights(list(style_activations) if layer_weights is None else layer_weights)
     missing = [name for name in weights if name not in style_activations or name not in generated_activations]
     if missing:
@@ -148,7 +157,12 @@ def style_cost(style_activations: Mapping[str, Any], generated_activations: Mapp
 
 def total_cost(J_content: Any, J_style: Any, alpha: float = 10.0, beta: float = 40.0) -> Any:
     """J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
+    import tensorflow as tf
+
     alpha, beta = check_float("alpha", alpha, minimum=0.0), check_float("beta", beta, minimum=0.0)
+    for argument, value in (("J_content", J_content), ("J_style", J_style)):
+        if isinstance(value, str | bytes | bool | None) or not tf.is_tensor(value) and np.ndim(value) != 0:
+            raise ArgumentError(f"{argument} must be a scalar cost, got {value!r}.")
     return alpha * J_content + beta * J_style
 
 
@@ -260,7 +274,13 @@ def initial_image(content: np.ndarray, init: str = "blend", noise_ratio: float =
     """
     check_choice("init", init, INITS)
     check_float("noise_ratio", noise_ratio, minimum=0.0, maximum=1.0)
-    content = np.asarray(content, np.float32)
+    seed = check_int("seed", seed, minimum=0)
+    try:
+        content = np.asarray(content, np.float32)
+    except (ValueError, TypeError):
+        raise ArgumentError(f"content must be an image array (H, W, 3), got {type(content).__name__}") from None
+    if content.ndim != 3 or content.shape[-1] != 3 or not np.all(np.isfinite(content)):
+        raise ArgumentError(f"content must be a finite image array (H, W, 3), got shape {content.shape}")
     noise = np.random.default_rng(seed).uniform(0, 255, size=content.shape).astype(np.float32)
     if init == "content":
         return content.copy()

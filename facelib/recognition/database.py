@@ -263,7 +263,7 @@ class FaceDatabase:
         """A copy of the stored encodings of ``name``, shape (k, d)."""
         key = normalize_name(name)
         if key not in self._people:
-            raise NotEnrolledError(f"{key!r} is not enrolled; enrolled: {self.names[:10]}")
+            raise NotEnrolledError(f"name {key!r} is not enrolled; enrolled: {self.names[:10]}")
         return self._people[key].copy()
 
     def enroll(self, name: str, encodings) -> None:
@@ -288,7 +288,7 @@ class FaceDatabase:
         """Forget a person."""
         key = normalize_name(name)
         if key not in self._people:
-            raise NotEnrolledError(f"{key!r} is not enrolled; enrolled: {self.names[:10]}")
+            raise NotEnrolledError(f"name {key!r} is not enrolled; enrolled: {self.names[:10]}")
         del self._people[key]
         self._changed(("remove", key, None))
 
