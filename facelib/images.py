@@ -155,18 +155,18 @@ def _pixels(img: Image.Image, mode: str, label: str) -> np.ndarray:
         raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
 
 
-def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
+def _from_array(array: np.ndarray, mode: str, name: str = "image") -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
-        raise ImageError(f"image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
+        raise ImageError(f"{name} array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
                          f"got {array.shape}.")
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ImageError(f"image array is empty: shape {array.shape}.")
+        raise ImageError(f"{name} array is empty: shape {array.shape}.")
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        pixels = _scale_values(array.astype(np.float64), np.issubdtype(array.dtype, np.floating), "image array")
+        pixels = _scale_values(array.astype(np.float64), np.issubdtype(array.dtype, np.floating), f"{name} array")
     else:
-        raise ImageError(f"image array has unsupported dtype {array.dtype}; use uint8 or float.")
+        raise ImageError(f"{name} array has unsupported dtype {array.dtype}; use uint8 or float.")
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     if pixels.ndim == 3 and pixels.shape[-1] == 4:
@@ -178,7 +178,7 @@ def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
+def load_image(source: ImageSource, mode: str = "RGB", name: str = "image") -> np.ndarray:
     """Read an image as a uint8 array of shape (H, W, 3) for ``mode="RGB"`` or (H, W) for ``"L"``.
 
     Parameters
@@ -189,6 +189,8 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     mode : {"RGB", "L"}
         Colour or greyscale output. Alpha is dropped; palette, CMYK and 16-bit inputs are
         converted (16-bit values are scaled, not clipped).
+    name : str
+        The caller's name for the image (``"content"``), used in error messages.
 
     Raises
     ------
@@ -199,29 +201,28 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     if mode not in _MODES:
         raise ArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
     if isinstance(source, np.ndarray):
-        return _from_array(source, mode)
+        return _from_array(source, mode, name)
     if isinstance(source, Image.Image):
-        return _pixels(source, mode, "the PIL image")
+        return _pixels(source, mode, f"the {name} PIL image")
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("the image bytes are empty.")
-        return _read(io.BytesIO(source), "the image bytes", mode)
+            raise ImageError(f"the {name} bytes are empty.")
+        return _read(io.BytesIO(source), f"the {name} bytes", mode)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
             if not path.is_file():
-                raise ImageError(f"image file {path} does not exist or is not a file.")
+                raise ImageError(f"{name} file {path} does not exist or is not a file.")
             empty = path.stat().st_size == 0
         except OSError as error:  # a name too long, a loop of links, a folder that cannot be searched
-            raise ImageError(f"image {path} cannot be read: {error.strerror or error}. Check the path.") from error
+            raise ImageError(f"{name} {path} cannot be read: {error.strerror or error}. Check the path.") from error
         if empty:
-            raise ImageError(f"image {path} is empty (0 bytes).")
-        return _read(path, str(path), mode)
-    raise ImageError(f"source (the image) must be a path, bytes, numpy array or PIL image, not "
-                     f"{type(source).__name__}")
+            raise ImageError(f"{name} {path} is empty (0 bytes).")
+        return _read(path, str(path) if name == "image" else f"{name} {path}", mode)
+    raise ImageError(f"{name} must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
 
 
-def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -> np.ndarray:
+def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB", name: str = "image") -> np.ndarray:
     """An image resized with Lanczos filtering, as uint8 (H, W, 3) for ``"RGB"`` or (H, W) for ``"L"``.
 
     The one resize of facelib's image I/O (datasets, style images, uploaded photos); the detector
@@ -234,7 +235,7 @@ def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -
     size : int or (height, width)
         An int sets the longer side and keeps the aspect ratio (the shorter side stops at 32 px);
         ``(height, width)`` first crops the centre to that aspect ratio, then resizes.
-    mode : {"RGB", "L"}
+    mode : {"RGB", "L"}, name : str
         As in :func:`load_image`.
 
     Raises
@@ -244,7 +245,7 @@ def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -
     ImageError
         When ``image`` cannot be read.
     """
-    pixels = load_image(image, mode=mode)
+    pixels = load_image(image, mode=mode, name=name)
     h, w = pixels.shape[:2]
     if isinstance(size, tuple | list):
         if len(size) != 2:

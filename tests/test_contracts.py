@@ -199,8 +199,8 @@ def test_style_cost_contracts(function, data):
     argument = data.draw(st.sampled_from(list(kwargs)))
     words = ("style layer",) if argument == "layer_weights" else ()
     ok, result = _call(function, argument, data.draw(BAD), kwargs, words)
-    if ok:
-        assert np.all(np.isfinite(np.asarray(result, dtype=np.float64)))
+    if ok:  # (finite inputs may still overflow to inf, never to NaN)
+        assert not np.any(np.isnan(np.asarray(result, dtype=np.float64)))
 
 
 STYLIZE = {"content": np.zeros((32, 32, 3), np.uint8), "style": np.zeros((32, 32, 3), np.uint8), "size": 32,

@@ -161,9 +161,16 @@ def total_cost(J_content: Any, J_style: Any, alpha: float = 10.0, beta: float = 
 
     alpha, beta = check_float("alpha", alpha, minimum=0.0), check_float("beta", beta, minimum=0.0)
     for argument, value in (("J_content", J_content), ("J_style", J_style)):
-        if isinstance(value, str | bytes | bool | None) or not tf.is_tensor(value) and np.ndim(value) != 0:
-            raise ArgumentError(f"{argument} must be a scalar cost, got {value!r}.")
+        if not tf.is_tensor(value) and not _finite_scalar(value):
+            raise ArgumentError(f"{argument} must be a finite scalar cost, got {value!r}.")
     return alpha * J_content + beta * J_style
+
+
+def _finite_scalar(value: Any) -> bool:
+    try:
+        return not isinstance(value, str | bytes | bool) and np.ndim(value) == 0 and bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
 
 
 def total_variation(images: Any) -> Any:
@@ -516,8 +523,8 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     if missing:
         raise ArgumentError(f"the extractor does not output layers {missing}; build it with them.")
 
-    content_px = resize(content, size)
-    style_px = resize(style, content_px.shape[:2])
+    content_px = resize(content, size, name="content")
+    style_px = resize(style, content_px.shape[:2], name="style")
     margin = [(EDGE_PAD, EDGE_PAD), (EDGE_PAD, EDGE_PAD), (0, 0)]
     content_px, style_px = np.pad(content_px, margin, mode="reflect"), np.pad(style_px, margin, mode="reflect")
     problem = _Problem(extractor, backbone, content_px[None], style_px[None], content_layer,
