@@ -8,7 +8,7 @@ FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),
 export FACELIB_MIRROR
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean test-browser
+.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean test-browser lock lock-check test-hosted
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test-browser: assets
 	mkdir -p build/browser
 	$(PY) -m pytest -q -s -p no:cacheprovider tests/browser_jupyterlab.py
 
+# A simulated hosted notebook (tensorflow 2.20 and keras first, then the setup cell's install from this
+# checkout): fails if the host's packages change; then nbval on notebooks 00 and 06 outside the checkout.
+test-hosted: assets
+	$(PY) tools/hosted.py simulate
+
 # Student copies (nbgrader release) under build/course/release, then nbgrader validate on every lesson.
 assignments: setup
 	$(PY) -m facelib.course.grading assignments
@@ -59,7 +64,20 @@ bench: assets
 	for script in benchmarks/[!_]*.py; do $(PY) $$script || exit 1; done
 
 lint: setup
-	$(VENV)/bin/ruff check facelib tests benchmarks
+	$(VENV)/bin/ruff check facelib tests benchmarks tools
+
+# Regenerate the lock (requirements.txt, requirements-dev.txt) from pyproject.toml and lock/ with uv:
+# one file for Linux, macOS and Windows, Python 3.10-3.13, through environment markers. Versions
+# already pinned are kept while they still fit; LOCK_FLAGS=--upgrade moves everything to the newest.
+UV_COMPILE = $(VENV)/bin/uv pip compile --no-config --no-python-downloads --universal --python-version 3.10 --quiet \
+	--custom-compile-command "make lock" $(LOCK_FLAGS)
+lock: setup
+	$(UV_COMPILE) pyproject.toml lock/tensorflow.in --extra course --overrides lock/overrides.txt -o requirements.txt
+	$(UV_COMPILE) --group pyproject.toml:dev -c requirements.txt -o requirements-dev.txt
+
+# The lock resolves from wheels on Linux x86_64, macOS arm64 and Windows amd64 for Python 3.10-3.13.
+lock-check: setup
+	$(PY) tools/lock_check.py
 
 clean:
 	rm -rf build

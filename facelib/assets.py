@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import http.client
+import importlib.resources
 import importlib.util
 import json
 import os
@@ -27,8 +29,10 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -40,7 +44,7 @@ from tqdm import tqdm
 from facelib.errors import FacelibError
 from facelib.storage import atomic_write, sha256
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = importlib.resources.files("facelib") / "data"  # package data: found in any installation
 _CHUNK = 1 << 20
 
 
@@ -53,7 +57,11 @@ class AssetNotFoundError(AssetError, FileNotFoundError):
 
 
 class AssetCorruptError(AssetError):
-    """A file does not match its recorded SHA-256."""
+    """A file does not match its recorded SHA-256, or a downloaded archive is damaged."""
+
+
+class AssetDownloadError(AssetError, ConnectionError):
+    """A download stopped before the whole file arrived (an OSError, as network errors are)."""
 
 
 @dataclass(frozen=True)
@@ -298,13 +306,43 @@ def verify(name: str, progress: bool = True) -> dict[str, list[str]]:
     return report
 
 
+def _source(url: str) -> str:
+    """Where ``url`` is downloaded from: the URL itself, or ``<origin>/<host>/<path>`` when the
+    test-only setting ``$FACELIB_DOWNLOAD_ORIGIN`` names an origin (a local server laid out like the
+    public sites, used by the download tests; the manifest keeps the real URLs)."""
+    origin = os.environ.get("FACELIB_DOWNLOAD_ORIGIN")
+    if not origin:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    return f"{origin.rstrip('/')}/{parts.netloc}{parts.path}"
+
+
 def _download(url: str, target: Path) -> None:
-    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+    with urllib.request.urlopen(_source(url), timeout=60) as response, open(target, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or None
+        received = 0
         with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1]) as bar:
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
+    if total is not None and received != total:  # read(n) returns b"" when the connection closes early
+        raise ConnectionError(f"the connection closed after {received} of {total} bytes")
+
+
+def _install(raw: Path, entry: dict, staging: Path) -> None:
+    """Put one downloaded file where its manifest entry says: unpacked, decompressed or as it is."""
+    target = staging / entry["path"]
+    if "archive" in entry:
+        _unpack(raw, entry["archive"], target)
+        raw.unlink()
+    elif entry.get("compression") == "bz2":
+        with bz2.open(raw) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+        raw.unlink()
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        raw.replace(target)
 
 
 def _unpack(archive: Path, prefix: str, dest: Path) -> None:
@@ -312,12 +350,10 @@ def _unpack(archive: Path, prefix: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            members = [(m.filename, zf.open(m)) for m in zf.infolist() if not m.is_dir()]
-            _write_members(members, prefix, dest)
+            _write_members(((m.filename, zf.open(m)) for m in zf.infolist() if not m.is_dir()), prefix, dest)
     else:
-        with tarfile.open(archive) as tf:
-            members = [(m.name, tf.extractfile(m)) for m in tf.getmembers() if m.isfile()]
-            _write_members(members, prefix, dest)
+        with tarfile.open(archive) as tf:  # one pass: each member is read before the next is looked at
+            _write_members(((m.name, tf.extractfile(m)) for m in tf if m.isfile()), prefix, dest)
 
 
 def _write_members(members, prefix: str, dest: Path) -> None:
@@ -344,18 +380,20 @@ def fetch(name: str) -> Path:
     try:
         for entry in asset.downloads:
             raw = staging / ".download"
-            _download(entry["url"], raw)
-            target = staging / entry["path"]
-            if "archive" in entry:
-                _unpack(raw, entry["archive"], target)
-                raw.unlink()
-            elif entry.get("compression") == "bz2":
-                with bz2.open(raw) as src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                raw.unlink()
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                raw.replace(target)
+            try:
+                _download(entry["url"], raw)
+            except (OSError, http.client.HTTPException) as error:
+                raise AssetDownloadError(
+                    f"Downloading asset {name!r} from {entry['url']} failed ({error!r}); nothing was "
+                    f"installed. Check the connection and run `python -m facelib.assets fetch {name}` again."
+                ) from error
+            try:
+                _install(raw, entry, staging)
+            except (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as error:
+                raise AssetCorruptError(
+                    f"The file downloaded for asset {name!r} from {entry['url']} is damaged or cut short "
+                    f"({error!r}); nothing was installed."
+                ) from error
         bad = [f for f, digest in asset.checksums.items()
                if not (staging / f).is_file() or sha256(staging / f) != digest]
         if bad:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelib import __version__
 from facelib.errors import FacelibError
 
 USAGE_ERROR = 2
@@ -313,6 +314,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     from facelib.convnets.style import RECIPES
 
     parser = argparse.ArgumentParser(prog="facelib", description=__doc__.split("\n")[0], epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true",

@@ -126,52 +126,116 @@ def browser(chrome_paths):
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def _wait(predicate, timeout: float, what: str, driver=None):
+def _wait(observe, done, timeout: float, what: str, driver):
+    """Poll ``observe()`` each second until ``done(seen)``; return what was seen last.
+
+    On timeout, save ``failure.png`` and fail with the state seen last, so that the message says
+    what the page showed instead of only what did not happen.
+    """
+    from selenium.common.exceptions import WebDriverException
+
     deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
+    while True:
+        try:
+            seen = observe()
+        except WebDriverException as error:     # a page still loading or a redrawn element: report it if it lasts
+            seen = f"{type(error).__name__}: {error.msg}"
+        else:
+            if done(seen):
+                return seen
+        if time.time() > deadline:
+            break
         time.sleep(1)
-    if driver is not None:
-        driver.save_screenshot(str(OUT / "failure.png"))
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    driver.save_screenshot(str(OUT / "failure.png"))
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {seen!r} "
+                         f"(screenshot {OUT / 'failure.png'})")
 
 
-_STATE = """
+# The notebook panel of document arguments[0], looked up among the main area's widgets by its path. Not
+# shell.currentWidget, nor any command's notion of the current notebook: those follow the keyboard focus,
+# which a headless window may never get (then they stay null although the notebook is open).
+_FIND_PANEL = """
+const name = arguments[0];
 const app = window.jupyterapp;
-const panel = app && app.shell.currentWidget;
-if (!panel || !panel.content || !panel.sessionContext || !panel.sessionContext.session) return null;
-const kernel = panel.sessionContext.session.kernel;
-const cells = panel.content.widgets.filter(c => c.model.type === 'code');
-return {status: kernel ? kernel.status : 'none',
-        counts: cells.map(c => c.model.executionCount),
-        errors: cells.filter(c => c.model.outputs.toJSON().some(o => o.output_type === 'error'))
-                     .map(c => c.model.outputs.toJSON().filter(o => o.output_type === 'error')
-                     .map(o => o.ename + ': ' + o.evalue).join('; '))};
+if (!app || !app.commands.hasCommand('docmanager:open') || !app.commands.hasCommand('notebook:run-all-cells'))
+  return {seen: {app: app ? 'commands not registered yet' : 'window.jupyterapp not defined yet'}};
+const main = Array.from(app.shell.widgets('main'));
+const panel = main.find(w => w.context && w.context.path === name && w.content && w.sessionContext) || null;
+const codeCells = () => Array.from(panel.content.model.cells).filter(c => c.type === 'code');
+const seen = {main: main.map(w => w.context ? w.context.path : w.title.label),
+              current: app.shell.currentWidget ? app.shell.currentWidget.title.label : null};
+"""
+
+_STATE = _FIND_PANEL + """
+if (!panel) return {seen: seen};
+const session = panel.sessionContext.session;
+const kernel = session && session.kernel;
+const cells = codeCells();
+return {seen: seen, panel: panel.id, ready: panel.context.isReady,
+        status: kernel ? kernel.status : (session ? 'no kernel' : 'no session'),
+        run: (window.facelibRuns || {})[name] || null,
+        counts: cells.map(c => c.executionCount),
+        errors: cells.flatMap(c => c.outputs.toJSON().filter(o => o.output_type === 'error')
+                                    .map(o => o.ename + ': ' + o.evalue))};
+"""
+
+# Clear every output and execution count, then run all cells, both on this panel by its id; the run's
+# progress is kept in window.facelibRuns[name] for _STATE.
+_RUN_ALL = _FIND_PANEL + """
+if (!panel) return false;
+const args = {widgetId: panel.id, activate: false};
+const run = (window.facelibRuns = window.facelibRuns || {})[name] = {state: 'clearing'};
+app.commands.execute('notebook:clear-all-cell-outputs', args).then(() => {
+  run.uncleared = codeCells().filter(c => c.executionCount !== null).length;
+  run.state = 'running';
+  return app.commands.execute('notebook:run-all-cells', args);
+}).then(ok => { run.state = ok === false ? 'stopped on an error' : 'done'; },
+        error => { run.state = 'failed: ' + error; });
+return true;
+"""
+
+_SHOW_PANEL = _FIND_PANEL + """
+if (!panel) return null;
+app.shell.activateById(panel.id);    // brings its tab to the front, whether or not the window has focus
+return panel.node;
 """
 
 
-def _open_and_run_all(driver, base: str, token: str, name: str) -> None:
-    driver.get(f"{base}/lab/tree/{name}?token={token}")
-    _wait(lambda: (s := driver.execute_script(_STATE)) and s["status"] == "idle", 180,
+def _state(driver, name: str) -> dict:
+    return driver.execute_script(_STATE, name)
+
+
+def _open_and_run_all(driver, name: str) -> None:
+    """Open notebook ``name`` in the page, clear it, run all its cells, and check that each ran without error."""
+    _wait(lambda: _state(driver, name), lambda s: "app" not in s["seen"], 180, "JupyterLab to start", driver)
+    driver.execute_script("window.jupyterapp.commands.execute('docmanager:open', {path: arguments[0]});", name)
+    _wait(lambda: _state(driver, name), lambda s: s.get("ready") and s["status"] == "idle", 180,
           f"{name} to open with an idle kernel", driver)
-    driver.execute_script("window.jupyterapp.commands.execute('notebook:run-all-cells');")
-    time.sleep(3)
-    state = _wait(lambda: (s := driver.execute_script(_STATE)) and s["status"] == "idle"
-                  and all(c is not None for c in s["counts"]) and s, RUN_TIMEOUT, f"{name} to run all cells", driver)
-    assert not state["errors"], f"{name}: cells raised {state['errors']}"
+    assert driver.execute_script(_RUN_ALL, name), f"{name} is no longer open: {_state(driver, name)}"
+    state = _wait(lambda: _state(driver, name),
+                  lambda s: s.get("run") and s["run"]["state"] not in ("clearing", "running") and s["status"] == "idle",
+                  RUN_TIMEOUT, f"{name} to run all cells", driver)
+    assert state["run"]["state"] == "done" and not state["errors"], f"{name}: cells raised {state['errors']}: {state}"
+    assert state["run"]["uncleared"] == 0, f"{name}: clearing left execution counts: {state}"
+    assert state["counts"] and None not in state["counts"], f"{name}: cells did not run: {state['counts']}"
 
 
-def _no_widget_errors(driver) -> None:
-    text = driver.find_element("css selector", "body").text
+def _panel(driver, name: str):
+    """The node of notebook ``name``'s panel, its tab brought to the front."""
+    node = driver.execute_script(_SHOW_PANEL, name)
+    assert node is not None, f"{name} is not open: {_state(driver, name)}"
+    return node
+
+
+def _no_widget_errors(panel) -> None:
+    text = panel.text
     assert "Error displaying widget" not in text and "Error rendering" not in text
-    assert not driver.find_elements("css selector", ".jupyter-widgets .jp-RenderedText[data-mime-type*=stderr]")
+    assert not panel.find_elements("css selector", ".jupyter-widgets .jp-RenderedText[data-mime-type*=stderr]")
 
 
-def _control(driver, selector: str):
-    """The VBox of the control that holds ``selector``, scrolled into view."""
-    boxes = [b for b in driver.find_elements("css selector", ".widget-vbox")
+def _control(driver, panel, selector: str):
+    """The VBox of the control in ``panel`` that holds ``selector``, scrolled into view."""
+    boxes = [b for b in panel.find_elements("css selector", ".widget-vbox")
              if b.find_elements("css selector", selector)]
     assert len(boxes) == 1, f"expected one control holding {selector}, found {len(boxes)}"
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", boxes[0])
@@ -199,26 +263,30 @@ def test_tau_slider_and_photo_upload_in_jupyterlab(lab, browser):
 
     base, token = lab
     started = time.perf_counter()
+    browser.get(f"{base}/lab?token={token}")
 
-    _open_and_run_all(browser, base, token, NOTEBOOKS[0])
-    box = _control(browser, ".widget-slider")
+    _open_and_run_all(browser, NOTEBOOKS[0])
+    panel = _panel(browser, NOTEBOOKS[0])
+    box = _control(browser, panel, ".widget-slider")
     text = box.find_element("css selector", ".widget-html")
-    assert "tau = 0.60" in text.text and "accuracy" in text.text
+    assert "tau = 0.60" in text.text and "accuracy" in text.text, text.text
     before_src = _figure_src(box)
     box.screenshot(str(OUT / "01_tau_slider_before.png"))
     handle = box.find_element("css selector", ".noUi-handle")
     ActionChains(browser).drag_and_drop_by_offset(handle, -15, 0).perform()      # move the slider by mouse
-    readout = _wait(lambda: (r := box.find_element("css selector", ".widget-readout").text) != "0.60" and r,
-                    30, "the slider to move", browser)
-    _wait(lambda: f"tau = {readout}" in text.text and _figure_src(box) != before_src, 60,
+    readout = _wait(lambda: box.find_element("css selector", ".widget-readout").text, lambda r: r != "0.60",
+                    30, "the slider to move from tau = 0.60 (last seen: its readout)", browser)
+    _wait(lambda: {"text": text.text, "figure redrawn": _figure_src(box) != before_src},
+          lambda s: f"tau = {readout}" in s["text"] and s["figure redrawn"], 60,
           f"the figure and rates to be redrawn at tau = {readout}", browser)
     assert float(readout) < 0.6 and re.search(r"accuracy [01]\.\d{4}; FAR [01]\.\d{4} .* FRR [01]\.\d{4}", text.text)
     box.screenshot(str(OUT / "01_tau_slider_after.png"))
-    _no_widget_errors(browser)
+    _no_widget_errors(panel)
     browser.save_screenshot(str(OUT / "01_page.png"))
 
-    _open_and_run_all(browser, base, token, NOTEBOOKS[1])
-    box = _control(browser, ".widget-upload")
+    _open_and_run_all(browser, NOTEBOOKS[1])
+    panel = _panel(browser, NOTEBOOKS[1])
+    box = _control(browser, panel, ".widget-upload")
     text = box.find_element("css selector", ".widget-html")
     example = re.search(r"other photo: (\S+\.jpg)", text.text)
     assert example, f"no example photo named under the upload button: {text.text!r}"
@@ -230,10 +298,11 @@ def test_tau_slider_and_photo_upload_in_jupyterlab(lab, browser):
     browser.execute_script(_EXPOSE_FILE_INPUT)
     box.find_element("css selector", ".widget-upload").click()
     browser.find_element("css selector", "#facelib-upload-input").send_keys(str(photo))
-    _wait(lambda: "face 1:" in text.text, 180, "the uploaded photo to be identified", browser)
+    _wait(lambda: text.text, lambda t: "face 1:" in t, 180,
+          "the uploaded photo to be identified (last seen: the text under the button)", browser)
     assert f"face 1: {person} (d = " in text.text, text.text
     assert box.find_element("css selector", "img").get_attribute("src").startswith("blob:")
     box.screenshot(str(OUT / "04_upload_identified.png"))
-    _no_widget_errors(browser)
+    _no_widget_errors(panel)
     browser.save_screenshot(str(OUT / "04_page.png"))
-    print(f"browser test: {time.perf_counter() - started:.0f} s from opening notebook 01 to the identified upload")
+    print(f"browser test: {time.perf_counter() - started:.0f} s from loading JupyterLab to the identified upload")
