@@ -18,6 +18,8 @@ db_header_claims_huge          a 1.5 KB file whose header claims 10^12 x 128: "d
 db_extra_member_ignored        an extra (here unreadable) member is never read
 stylize_unwritable_folder      -o into a read-only folder: exit 2 before any work
 broken_pipe                    identify / assets list into a closed pipe: exit 141, no traceback
+ctrl_c_during_assets_fetch     exit 130, "interrupted", no traceback, no partial download left
+killed_download                a SIGKILLed fetch's partial folder is removed by the next successful fetch
 unclear or unfinished
 identify_batch_finishes        identify db a.jpg broken.jpg c.jpg: c answered, exit 2 at the end
 enroll_lock_wait               says that it waits; gives up after --wait seconds with exit 2
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import http.server
 import io
 import os
 import resource
@@ -452,3 +455,96 @@ def test_stylize_atomic_and_steps_default(style_pair, tmp_path, capsys):
     code, text, err = _run("stylize", *style_pair, "-o", out, "--size", "48", "--steps", "2", "-q")
     assert code == 0 and Image.open(out).size == (48, 40) and err == ""
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+# -- assets fetch: Ctrl-C and a killed download -------------------------------------------------
+class _Stalling(http.server.BaseHTTPRequestHandler):
+    """Sends the headers and the first 64 KiB of a 1 MiB file, then stalls for 30 s: a download in progress."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(2**20))
+        self.end_headers()
+        self.wfile.write(b"\0" * 2**16)
+        self.wfile.flush()
+        self.server.started.set()
+        time.sleep(30)
+
+
+@pytest.fixture
+def stalling_fetch(tmp_path):
+    """``start()`` -> a ``facelib assets fetch att_faces`` subprocess whose download is in progress, and its home."""
+    import http.server
+    import signal
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Stalling)
+    server.started = threading.Event()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FACELIB_HOME": str(home), "FACELIB_MIRROR": "",
+           "FACELIB_DOWNLOAD_ORIGIN": f"http://127.0.0.1:{server.server_port}", "NO_PROXY": "127.0.0.1"}
+    processes = []
+
+    def start() -> tuple[subprocess.Popen, Path]:
+        process = subprocess.Popen([sys.executable, "-m", "facelib", "assets", "fetch", "att_faces"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        processes.append(process)
+        assert server.started.wait(120), "the download never started"
+        server.started.clear()
+        time.sleep(0.5)  # the client is now waiting for the rest of the file
+        assert process.poll() is None and list(home.glob(".att_faces-*/.download"))
+        return process, home
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        process.communicate()
+    server.shutdown()
+    server.server_close()
+
+
+def test_ctrl_c_during_assets_fetch(stalling_fetch):
+    import signal
+
+    process, home = stalling_fetch()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert list(home.iterdir()) == []  # the partial download is gone
+
+
+def test_killed_download_is_removed_by_the_next_fetch(stalling_fetch, tmp_path, monkeypatch):
+    import signal
+
+    from test_downloads import publish
+
+    from facelib import assets
+
+    process, home = stalling_fetch()
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=120)
+    assert [p.name.startswith(".att_faces-") for p in home.iterdir()] == [True]  # left behind by the kill
+    site = tmp_path / "site"
+    publish("att_faces", site)
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("FACELIB_HOME", str(home))
+        monkeypatch.setenv("FACELIB_MIRROR", "")
+        monkeypatch.setenv("FACELIB_DOWNLOAD_ORIGIN", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assets.forget()
+        assert assets.fetch("att_faces") == home / "att_faces"
+    finally:
+        server.shutdown()
+        server.server_close()
+        assets.forget()
+    assert [p.name for p in home.iterdir()] == ["att_faces"]  # the killed download's folder is gone
