@@ -238,7 +238,8 @@ def align_faces(images, upsample: int = 1, padding: float = 0.25,
     if isinstance(images, str | Path | bytes | bytearray | Image.Image) or (
             isinstance(images, np.ndarray) and images.ndim in (2, 3)):
         images = [images]  # one photo, not a sequence of them
-    elif not isinstance(images, Iterable) or isinstance(images, Mapping):
+    elif not isinstance(images, Iterable) or isinstance(images, Mapping) or (
+            isinstance(images, np.ndarray) and images.ndim != 4):
         raise ArgumentError(f"images must be a photo or a sequence of photos (paths, bytes or arrays), got "
                             f"{type(images).__name__}")
     fallback = check_bool("fallback", fallback)
