@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from facelib.decision import check_threshold, same_person
-from facelib.dlibport.align import CHIP_SIZE, MAX_CHIP_SIZE, center_box, face_chips, jitter_chip
+from facelib.dlibport.align import CHIP_SIZE, MAX_CHIP_SIZE, MAX_JITTER, center_box, face_chips, jitter_chip
 from facelib.dlibport.encoder import (
     EMBEDDING_SIZE,
     RESNET_FILE,
@@ -279,7 +279,8 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     jitter : int
         0: encode each chip as it is. ``n > 0``: the descriptor is the mean over ``n``
         random jitters of the chip (:func:`jitter_chip`; test-time augmentation, as
-        dlib's ``num_jitters``, except that dlib does not jitter at all for 1).
+        dlib's ``num_jitters``, except that dlib does not jitter at all for 1); at most
+        :data:`facelib.dlibport.align.MAX_JITTER` (1000).
     upsample : int
         Detector upsampling steps.
     seed : int or None
@@ -305,7 +306,7 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     >>> f.shape, bool(0.5 < np.linalg.norm(f) < 2)
     ((1, 128), True)
     """
-    jitter = check_int("jitter", jitter, minimum=0)
+    jitter = check_int("jitter", jitter, minimum=0, maximum=MAX_JITTER)
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     chips, _ = align_faces(images, upsample, fallback=fallback)

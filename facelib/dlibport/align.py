@@ -20,6 +20,7 @@ CHIP_SIZE = 150
 # A chip is a face resampled to size x size; the encoder wants 150. Above 1024 px no photo holds
 # more detail of a face, and the float64 sampling grids (about 40 * size^2 bytes) grow past 40 MB.
 MAX_CHIP_SIZE = 1024
+MAX_JITTER = 1000  # jittered chips per face: 1000 of 150x150 px are 67 MB (dlib's examples use 100)
 
 # Where dlib's 5-point template puts the landmarks (outer and inner corner of the left eye
 # in the image, of the right eye, base of the nose), as fractions of an unpadded chip.
@@ -177,7 +178,7 @@ def face_chips(image, landmarks, size: int = CHIP_SIZE, padding: float = 0.25, j
                             "pixels, and a larger chip adds no detail while its sampling grids need about "
                             f"{40 * size * size / 2**30:.1f} GB (the encoder uses {CHIP_SIZE})")
     padding = check_float("padding", padding, minimum=0.0)
-    jitter = check_int("jitter", jitter, minimum=0)
+    jitter = check_int("jitter", jitter, minimum=0, maximum=MAX_JITTER)
     points, single = _as_landmarks(landmarks)
     image = load_image(image)
     chips = np.stack([_extract_chip(image, *_chip_box(p, size, padding), size) for p in points])
