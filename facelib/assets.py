@@ -404,13 +404,15 @@ def fetch(name: str) -> Path:
         if final.exists():
             shutil.rmtree(final)
         staging.replace(final)
-    finally:
+    finally:  # also on Ctrl-C: nothing partial stays behind
         shutil.rmtree(staging, ignore_errors=True)
+    for stale in final.parent.glob(f".{asset.name}-*"):  # partial downloads of fetches that were killed
+        shutil.rmtree(stale, ignore_errors=True)
     return final
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facelib.assets", description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m facelib.assets") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="registered assets and where each was found")
     fetch_p = sub.add_parser("fetch", help="make assets available, downloading what no local copy has")
@@ -419,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     verify_p = sub.add_parser("verify", help="hash every file of the assets (all by default)")
     verify_p.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
+    if unknown := [name for name in getattr(args, "names", []) if name not in manifest()]:
+        parser.error(f"unknown asset {', '.join(map(repr, unknown))}; registered: {', '.join(manifest())}")
 
     if args.command == "list":
         for asset in manifest().values():
@@ -440,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             except AssetError as error:
                 print(f"{name:14s} MISSING\n{error}", file=sys.stderr)
                 missing.append(name)
+            except KeyboardInterrupt:
+                print(f"{name:14s} interrupted; its partial download was removed", file=sys.stderr)
+                return 130
         # Off-line learners can still run the lessons that need nothing missing; CI must not.
         return 1 if missing and (not args.all or os.environ.get("CI") == "true") else 0
     status = 0

@@ -12,18 +12,22 @@ The pipeline, as in dlib and the ``face_recognition`` library:
    :math:`d(A, B) = \\lVert f(A) - f(B) \\rVert_2`, same person when :math:`d \\le \\tau` (0.6),
    the one rule of :func:`facelib.decision.same_person`.
 
-:func:`encode_faces` chains steps 1 to 4 and says which images hold no face
-(:class:`NoFaceError`); the centre-box fallback of the LFW protocol is an explicit option.
+:func:`find_faces` chains steps 1 to 4 for every face of a photo (boxes, chips, encodings);
+:func:`encode_faces` chains them for the face nearest the centre of each photo and says which
+images hold no face (:class:`NoFaceError`); the centre-box fallback of the LFW protocol is an
+explicit option. Each public function reads and checks its image once, where it enters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from facelib.decision import same_person
-from facelib.dlibport.align import CHIP_SIZE, MAX_CHIP_SIZE, center_box, face_chips, jitter_chip
+from facelib.decision import check_threshold, same_person
+from facelib.dlibport.align import CHIP_SIZE, MAX_CHIP_SIZE, MAX_JITTER, center_box, face_chips, jitter_chip
 from facelib.dlibport.encoder import (
     ENCODING_SIZE,
     RESNET_FILE,
@@ -37,7 +41,7 @@ from facelib.dlibport.encoder import (
 )
 from facelib.dlibport.geometry import similarity_transform
 from facelib.errors import ArgumentError, FacelibError
-from facelib.validation import check_float, check_int
+from facelib.validation import check_bool, check_float, check_int
 
 __all__ = [
     "CHIP_SIZE",
@@ -56,6 +60,8 @@ __all__ = [
     "face_chips",
     "jitter_chip",
     "detect_faces",
+    "find_faces",
+    "FoundFaces",
     "face_landmarks",
     "center_box",
     "central_face",
@@ -71,15 +77,46 @@ class NoFaceError(FacelibError, ValueError):
 
 
 # -- the pipeline -------------------------------------------------------------------------------
+# Each public function loads and checks its image once, where it enters (facelib.images.load_image);
+# the steps below it are handed the loaded uint8 array, which dlibport's entry points take as is.
+
+def _boxes(boxes) -> np.ndarray:
+    """Face boxes as a finite float64 (N, 4) array; ArgumentError naming ``boxes`` otherwise."""
+    try:
+        array = np.asarray(boxes, dtype=np.float64)
+    except (ValueError, TypeError) as error:
+        raise ArgumentError(f"boxes must be numbers (left, top, right, bottom), shape (4,) or (N, 4) "
+                            f"({error})") from None
+    if array.ndim > 2 or array.size % 4 or (array.ndim == 2 and array.shape[1] != 4) or (
+            array.ndim == 1 and array.size not in (0, 4)):
+        raise ArgumentError(f"boxes must have shape (4,) or (N, 4) (left, top, right, bottom), got {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ArgumentError("boxes contain NaN or infinite values")
+    return array.reshape(-1, 4)
+
+
+def _detect(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
+    from facelib.dlibport import detector
+
+    return detector.detect(image, upsample=upsample)
+
+
+def _landmarks(image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    from facelib.dlibport import landmarks
+
+    if not len(boxes):
+        return np.zeros((0, 5, 2))
+    return np.floor(np.stack([landmarks.predict(image, box) for box in boxes]) + 0.5)
+
+
 def detect_faces(image, upsample: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Face boxes ``(left, top, right, bottom)`` and scores, by dlib's CNN (MMOD) detector.
 
     See :func:`facelib.dlibport.detector.detect`.
     """
-    from facelib.dlibport import detector
     from facelib.images import load_image
 
-    return detector.detect(load_image(image), upsample=upsample)
+    return _detect(load_image(image), upsample)
 
 
 def face_landmarks(image, boxes) -> np.ndarray:
@@ -87,24 +124,78 @@ def face_landmarks(image, boxes) -> np.ndarray:
 
     :func:`facelib.dlibport.landmarks.predict` rounded to the nearest pixel, as dlib's
     ``full_object_detection`` stores them, so chips cut from them match dlib's.
+
+    Raises
+    ------
+    facelib.errors.ArgumentError
+        When ``boxes`` is not (4,) or (N, 4) finite numbers.
     """
-    from facelib.dlibport import landmarks
+    from facelib.images import load_image
+
+    boxes = _boxes(boxes)
+    return _landmarks(load_image(image), boxes)
+
+
+class FoundFaces(NamedTuple):
+    """Every face of one photo (:func:`find_faces`), in the detector's order."""
+
+    boxes: np.ndarray
+    """(N, 4) float64 ``(left, top, right, bottom)``."""
+    chips: np.ndarray
+    """(N, 150, 150, 3) uint8 aligned chips."""
+    encodings: np.ndarray
+    """(N, 128) float32 descriptors :math:`f(x)`."""
+
+
+def find_faces(image, upsample: int = 1) -> FoundFaces:
+    """Every face in a photo: its box, its aligned chip and its 128-d encoding.
+
+    Detect (:func:`detect_faces`), find landmarks, align (:func:`face_chips`) and encode
+    (:func:`encode_chips`) each face; the photo is read once.
+
+    Parameters
+    ----------
+    image : path, bytes, array or PIL image
+        The photo (anything :func:`facelib.images.load_image` reads).
+    upsample : int
+        Detector upsampling steps (1 finds faces down to about 40 px).
+
+    Returns
+    -------
+    FoundFaces
+        ``boxes`` (N, 4), ``chips`` (N, 150, 150, 3) and ``encodings`` (N, 128); N = 0 for a
+        photo without faces.
+
+    Examples
+    --------
+    >>> import skimage.data
+    >>> found = find_faces(skimage.data.astronaut(), upsample=0)
+    >>> found.boxes.shape, found.encodings.shape
+    ((1, 4), (1, 128))
+    """
     from facelib.images import load_image
 
     image = load_image(image)
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes, _ = _detect(image, upsample)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     if not len(boxes):
-        return np.zeros((0, 5, 2))
-    return np.floor(np.stack([landmarks.predict(image, box) for box in boxes]) + 0.5)
+        return FoundFaces(boxes, np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8),
+                          np.zeros((0, ENCODING_SIZE), np.float32))
+    chips = face_chips(image, _landmarks(image, boxes))
+    return FoundFaces(boxes, chips, encode_chips(chips))
 
 
 def central_face(boxes, shape) -> int | None:
     """Index of the box whose centre is nearest the centre of an image of ``shape``; None when there is no box."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes = _boxes(boxes)
+    try:
+        height, width = (check_int(f"shape[{i}]", side, minimum=1) for i, side in enumerate(tuple(shape)[:2]))
+    except TypeError:
+        raise ArgumentError(f"shape must be an image shape (height, width, ...), got {shape!r}") from None
     if len(boxes) == 0:
         return None
     centers = (boxes[:, :2] + boxes[:, 2:]) / 2
-    target = np.array([shape[1] - 1, shape[0] - 1]) / 2
+    target = np.array([width - 1, height - 1]) / 2
     return int(np.argmin(((centers - target) ** 2).sum(1)))
 
 
@@ -140,21 +231,31 @@ def align_faces(images, upsample: int = 1, padding: float = 0.25,
     NoFaceError
         Without ``fallback``, when any image holds no detectable face (the message names each).
     """
+    from PIL import Image
+
     from facelib.images import load_image
 
-    if isinstance(images, str | Path) or (isinstance(images, np.ndarray) and images.ndim in (2, 3)):
+    if isinstance(images, str | Path | bytes | bytearray | Image.Image) or (
+            isinstance(images, np.ndarray) and images.ndim in (2, 3)):
         images = [images]  # one photo, not a sequence of them
+    elif not isinstance(images, Iterable) or isinstance(images, Mapping) or (
+            isinstance(images, np.ndarray) and images.ndim != 4):
+        raise ArgumentError(f"images must be a photo or a sequence of photos (paths, bytes or arrays), got "
+                            f"{type(images).__name__}")
+    fallback = check_bool("fallback", fallback)
     chips, detected, missing = [], [], []
+    upsample = check_int("upsample", upsample, minimum=0)
+    padding = check_float("padding", padding, minimum=0.0)
     for i, source in enumerate(images):
-        image = load_image(source)
-        boxes, _ = detect_faces(image, upsample)
+        image = load_image(source)  # once: the steps below take the array
+        boxes, _ = _detect(image, upsample)
         nearest = central_face(boxes, image.shape)
         detected.append(nearest is not None)
         if nearest is None and not fallback:
             missing.append(_describe(source, i))
             continue
         box = center_box(image.shape) if nearest is None else boxes[nearest]
-        chips.append(face_chips(image, face_landmarks(image, box[None])[0], padding=padding))
+        chips.append(face_chips(image, _landmarks(image, np.reshape(box, (1, 4)))[0], padding=padding))
     if missing:
         raise NoFaceError(f"no face found in {len(missing)} of {len(detected)} images: {', '.join(missing[:10])}"
                           f"{' ...' if len(missing) > 10 else ''}. Use photos in which the face is visible and "
@@ -178,7 +279,8 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     jitter : int
         0: encode each chip as it is. ``n > 0``: the descriptor is the mean over ``n``
         random jitters of the chip (:func:`jitter_chip`; test-time augmentation, as
-        dlib's ``num_jitters``, except that dlib does not jitter at all for 1).
+        dlib's ``num_jitters``, except that dlib does not jitter at all for 1); at most
+        :data:`facelib.dlibport.align.MAX_JITTER` (1000).
     upsample : int
         Detector upsampling steps.
     seed : int or None
@@ -204,7 +306,9 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     >>> f.shape, bool(0.5 < np.linalg.norm(f) < 2)
     ((1, 128), True)
     """
-    jitter = check_int("jitter", jitter, minimum=0)
+    jitter = check_int("jitter", jitter, minimum=0, maximum=MAX_JITTER)
+    if seed is not None:
+        seed = check_int("seed", seed, minimum=0)
     chips, _ = align_faces(images, upsample, fallback=fallback)
     if not jitter:
         return encode_chips(chips)
@@ -239,11 +343,15 @@ def face_distance(known, candidate) -> np.ndarray:
     -------
     np.ndarray of distances, shape (N,) (a 0-d array for two single vectors).
     """
-    a, b = _descriptors(known, "known"), _descriptors(candidate, "candidate")
+    return _distance(known, candidate, ("known", "candidate"))
+
+
+def _distance(a, b, names: tuple[str, str]) -> np.ndarray:
+    a, b = _descriptors(a, names[0]), _descriptors(b, names[1])
     try:
         return np.linalg.norm(a - b, axis=-1)
     except ValueError:
-        raise ArgumentError(f"known and candidate do not broadcast: shapes {a.shape} and {b.shape}") from None
+        raise ArgumentError(f"{names[0]} and {names[1]} do not broadcast: shapes {a.shape} and {b.shape}") from None
 
 
 def compare_faces(a, b, threshold: float = 0.6) -> np.ndarray:
@@ -254,5 +362,5 @@ def compare_faces(a, b, threshold: float = 0.6) -> np.ndarray:
     facelib.errors.ArgumentError
         For a threshold that is not a positive finite number, naming ``threshold``.
     """
-    threshold = check_float("threshold", threshold, minimum=0.0, exclusive_minimum=True)
-    return same_person(face_distance(a, b), threshold)
+    threshold = check_threshold(threshold)
+    return same_person(_distance(a, b, ("a", "b")), threshold)

@@ -3,25 +3,37 @@
 Handles what learners' folders hold: greyscale, palette, RGBA, CMYK and 16-bit files; EXIF
 rotation; and refuses empty, truncated, non-image and decompression-bomb files with an
 :class:`ImageError` that says what was wrong and what to do.
+
+EXIF orientation is applied by reading the one Orientation tag and transposing the pixels
+(never by re-serialising the EXIF block, which fails on a tag of an unexpected type); EXIF that
+cannot be read leaves the pixels as stored, with a note on stderr. Colour profiles are not
+applied; a PNG whose profile is over Pillow's 1 MB chunk limit is decoded without it.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
-from facelib.errors import ArgumentError, FacelibError, WrongTypeError
+from facelib.errors import ArgumentError, FacelibError
 from facelib.validation import check_int
 
 ImageSource = str | os.PathLike | bytes | np.ndarray | Image.Image
 _MODES = ("RGB", "L")
 # Formats Pillow decodes by itself; EPS/PS (which would run Ghostscript) and other exotic ones are refused.
-FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "TIFF", "WEBP")
+FORMATS = ("JPEG", "PNG", "PPM", "BMP", "GIF", "TIFF", "WEBP") + (("AVIF",) if features.check("avif") else ())
+_ORIENTATION = 0x0112  # the EXIF tag, and the transpose that undoes each of its values
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class ImageError(FacelibError, ValueError):
@@ -69,6 +81,9 @@ def _decoding(label: str):
     """Turn Pillow's decoding errors into ImageErrors that say what was wrong and what to do."""
     try:
         yield
+    except PermissionError as error:
+        raise ImageError(f"{label} cannot be read: permission denied. Ask its owner for read access or use a "
+                         "copy you can read.") from error
     except Image.DecompressionBombError as error:
         raise ImageError(f"{label} is too large to decode safely ({error}). Resize it below "
                          f"{Image.MAX_IMAGE_PIXELS:,} pixels, or raise PIL.Image.MAX_IMAGE_PIXELS "
@@ -83,13 +98,50 @@ def _decoding(label: str):
 
 def _read(source, label: str, mode: str) -> np.ndarray:
     """Decode a file and convert it to pixels while it is open: one decoded copy, one array."""
+    try:
+        return _decode(source, label, mode)
+    except ImageError as error:
+        if "MAX_TEXT_CHUNK" not in str(error.__cause__) or (data := _without_icc(source)) is None:
+            raise
+        return _decode(io.BytesIO(data), label, mode)  # a PNG with a colour profile over Pillow's limit
+
+
+def _decode(source, label: str, mode: str) -> np.ndarray:
     with _decoding(label):
         img = Image.open(source, formats=FORMATS)
     with img:
         with _decoding(label):
             img.load()
-            ImageOps.exif_transpose(img, in_place=True)
-        return _pixels(img, mode, label)
+        return _pixels(_upright(img, label), mode, label)
+
+
+def _upright(img: Image.Image, label: str) -> Image.Image:
+    """The image turned as its EXIF Orientation tag says (read alone, defensively); as stored without readable EXIF."""
+    try:
+        orientation = img.getexif().get(_ORIENTATION)
+    except (struct.error, TypeError, ValueError, SyntaxError, OSError, KeyError, IndexError) as error:
+        print(f"facelib: note: {label}: its EXIF data cannot be read ({type(error).__name__}); using the pixels as "
+              "stored, without the camera's rotation", file=sys.stderr)
+        return img
+    if isinstance(orientation, tuple | list) and len(orientation) == 1:
+        orientation = orientation[0]
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return img if method is None else img.transpose(method)
+
+
+def _without_icc(source) -> bytes | None:
+    """A PNG file's bytes without its iCCP (colour profile) chunks; None when ``source`` is not a PNG."""
+    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    out, at = [_PNG_SIGNATURE], len(_PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        end = at + 12 + length
+        if kind != b"iCCP":
+            out.append(data[at:end])
+        at = end
+    return b"".join(out)
 
 
 def _pixels(img: Image.Image, mode: str, label: str) -> np.ndarray:
@@ -103,18 +155,18 @@ def _pixels(img: Image.Image, mode: str, label: str) -> np.ndarray:
         raise ImageError(f"{label} has colour mode {img.mode!r}, which cannot be converted to {mode}.") from error
 
 
-def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
+def _from_array(array: np.ndarray, mode: str, name: str = "image") -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
-        raise ImageError(f"image array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
+        raise ImageError(f"{name} array must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
                          f"got {array.shape}.")
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ImageError(f"image array is empty: shape {array.shape}.")
+        raise ImageError(f"{name} array is empty: shape {array.shape}.")
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        pixels = _scale_values(array.astype(np.float64), np.issubdtype(array.dtype, np.floating), "image array")
+        pixels = _scale_values(array.astype(np.float64), np.issubdtype(array.dtype, np.floating), f"{name} array")
     else:
-        raise ImageError(f"image array has unsupported dtype {array.dtype}; use uint8 or float.")
+        raise ImageError(f"{name} array has unsupported dtype {array.dtype}; use uint8 or float.")
     if pixels.ndim == 3 and pixels.shape[-1] == 1:
         pixels = pixels[..., 0]
     if pixels.ndim == 3 and pixels.shape[-1] == 4:
@@ -126,7 +178,7 @@ def _from_array(array: np.ndarray, mode: str) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
+def load_image(source: ImageSource, mode: str = "RGB", name: str = "image") -> np.ndarray:
     """Read an image as a uint8 array of shape (H, W, 3) for ``mode="RGB"`` or (H, W) for ``"L"``.
 
     Parameters
@@ -137,6 +189,8 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     mode : {"RGB", "L"}
         Colour or greyscale output. Alpha is dropped; palette, CMYK and 16-bit inputs are
         converted (16-bit values are scaled, not clipped).
+    name : str
+        The caller's name for the image (``"content"``), used in error messages.
 
     Raises
     ------
@@ -147,24 +201,28 @@ def load_image(source: ImageSource, mode: str = "RGB") -> np.ndarray:
     if mode not in _MODES:
         raise ArgumentError(f"mode must be one of {_MODES}, got {mode!r}")
     if isinstance(source, np.ndarray):
-        return _from_array(source, mode)
+        return _from_array(source, mode, name)
     if isinstance(source, Image.Image):
-        return _pixels(source, mode, "the PIL image")
+        return _pixels(source, mode, f"the {name} PIL image")
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("the image bytes are empty.")
-        return _read(io.BytesIO(source), "the image bytes", mode)
+            raise ImageError(f"the {name} bytes are empty.")
+        return _read(io.BytesIO(source), f"the {name} bytes", mode)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"{path} does not exist or is not a file.")
-        if path.stat().st_size == 0:
-            raise ImageError(f"{path} is empty (0 bytes).")
-        return _read(path, str(path), mode)
-    raise WrongTypeError(f"source must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
+        try:
+            if not path.is_file():
+                raise ImageError(f"{name} file {path} does not exist or is not a file.")
+            empty = path.stat().st_size == 0
+        except OSError as error:  # a name too long, a loop of links, a folder that cannot be searched
+            raise ImageError(f"{name} {path} cannot be read: {error.strerror or error}. Check the path.") from error
+        if empty:
+            raise ImageError(f"{name} {path} is empty (0 bytes).")
+        return _read(path, str(path) if name == "image" else f"{name} {path}", mode)
+    raise ImageError(f"{name} must be a path, bytes, numpy array or PIL image, not {type(source).__name__}")
 
 
-def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -> np.ndarray:
+def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB", name: str = "image") -> np.ndarray:
     """An image resized with Lanczos filtering, as uint8 (H, W, 3) for ``"RGB"`` or (H, W) for ``"L"``.
 
     The one resize of facelib's image I/O (datasets, style images, uploaded photos); the detector
@@ -177,7 +235,7 @@ def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -
     size : int or (height, width)
         An int sets the longer side and keeps the aspect ratio (the shorter side stops at 32 px);
         ``(height, width)`` first crops the centre to that aspect ratio, then resizes.
-    mode : {"RGB", "L"}
+    mode : {"RGB", "L"}, name : str
         As in :func:`load_image`.
 
     Raises
@@ -187,7 +245,7 @@ def resize(image: ImageSource, size: int | tuple[int, int], mode: str = "RGB") -
     ImageError
         When ``image`` cannot be read.
     """
-    pixels = load_image(image, mode=mode)
+    pixels = load_image(image, mode=mode, name=name)
     h, w = pixels.shape[:2]
     if isinstance(size, tuple | list):
         if len(size) != 2:

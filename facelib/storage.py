@@ -5,6 +5,10 @@ fsyncs it, then renames it over ``path`` (``os.replace`` is atomic on POSIX and 
 reader sees either the old file or the new one, never half of one, and two writers never share a
 temporary file. A temporary file is removed when the write fails; one left by a killed process is
 named ``.<name>.<random>.tmp`` and removed by :func:`remove_stale_temporaries`.
+
+The new file keeps the permission bits and the group of the file it replaces (a file shared with
+another user stays readable by them), and a new file gets the bits the umask allows, as ``open``
+would give it. A symbolic link at ``path`` is followed: its target is replaced, the link stays.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["sha256", "sha256_arrays", "atomic_write", "remove_stale_temporaries"]
+__all__ = ["sha256", "sha256_arrays", "atomic_write", "remove_stale_temporaries", "umask"]
 
 _BLOCK = 1 << 20
 
@@ -46,9 +50,10 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     >>> target.read_bytes()
     b'hello'
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _copy_owner_and_mode(path, fd)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -57,6 +62,32 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def umask() -> int:
+    """The process's umask (read from ``/proc`` where it can be, without changing it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read by setting it, and set it back at once
+    os.umask(mask)
+    return mask
+
+
+def _copy_owner_and_mode(path: Path, fd: int) -> None:
+    """Give the temporary file ``fd`` the mode and group of ``path`` (or the umask's mode for a new file)."""
+    if not hasattr(os, "fchmod"):  # Windows: files have no POSIX mode or group to keep
+        return
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        os.fchmod(fd, 0o666 & ~umask())
+        return
+    if hasattr(os, "fchown") and old.st_gid != os.fstat(fd).st_gid:
+        with contextlib.suppress(PermissionError):  # only the groups one belongs to can be given
+            os.fchown(fd, -1, old.st_gid)
+    os.fchmod(fd, old.st_mode & 0o7777)
 
 
 def remove_stale_temporaries(path: str | os.PathLike) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from facelib.errors import ArgumentError
 
-__all__ = ["check_int", "check_float", "check_choice"]
+__all__ = ["check_int", "check_float", "check_choice", "check_bool"]
 
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -70,6 +70,21 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ArgumentError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is ``True`` or ``False`` (a NumPy bool too); ArgumentError naming ``name`` otherwise.
+
+    Examples
+    --------
+    >>> check_bool("fallback", "no")
+    Traceback (most recent call last):
+    ...
+    facelib.errors.ArgumentError: fallback must be True or False, got 'no'
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _check_range(name: str, value, minimum, maximum) -> None:

@@ -50,7 +50,7 @@ name_dot_dot                   exit 2 "path separators"
 empty_name                     exit 2 "empty"
 very_long_name                 exit 2 "at most 100"
 assets and options
-unknown_asset_offline          AssetNotFoundError; ``assets fetch`` exit 1 listing the registered assets
+unknown_asset_offline          AssetNotFoundError; ``assets fetch`` exit 2 (a usage error) listing the registered assets
 weight_wrong_checksum          AssetCorruptError "does not match its SHA-256"; ``assets verify`` exit 1
 negative_threshold             usage error, exit 2
 threshold_above_two            usage error, exit 2 "(0, 2]" (a typo for 0.6 would accept everyone)
@@ -361,8 +361,10 @@ def test_unknown_asset_offline(monkeypatch, tmp_path):
     monkeypatch.setenv("FACELIB_HOME", str(tmp_path))
     with pytest.raises(assets.AssetNotFoundError, match="Registered assets: .*lfw"):
         assets.file("no_such_weights", "model.dat")
-    code, out, err = _run("assets", "fetch", "no_such_weights")
-    assert code == 1 and "Unknown asset 'no_such_weights'" in err and "dlib_models" in err
+    with pytest.raises(SystemExit) as exit_, contextlib.redirect_stderr(io.StringIO()) as err:
+        main(["assets", "fetch", "no_such_weights"])  # a usage error (exit 2), not "missing" (exit 1)
+    assert exit_.value.code == 2 and "unknown asset 'no_such_weights'" in err.getvalue()
+    assert "dlib_models" in err.getvalue()
 
 
 def test_weight_wrong_checksum(monkeypatch, tmp_path):
@@ -391,12 +393,16 @@ def test_weight_wrong_checksum(monkeypatch, tmp_path):
     pytest.param(["verify", "a.jpg", "b.jpg", "--threshold", "6"], "in (0, 2]", id="threshold_above_two"),
     pytest.param(["identify", "p.npz", "a.jpg", "--threshold", "nan"], "in (0, 2]", id="threshold_nan"),
     pytest.param(["identify", "p.npz", "a.jpg", "--threshold", "0"], "in (0, 2]", id="threshold_zero"),
-    pytest.param(["identify", "people.db", "a.jpg"], "must end in .npz", id="database_not_npz"),
 ])
 def test_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_database_not_npz():
+    code, _, err = _run("identify", "people.db", "a.jpg")
+    assert code == 2 and "must end in .npz" in err
 
 
 def test_stylize_missing_folder(tmp_path):

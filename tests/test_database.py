@@ -246,3 +246,38 @@ def test_a_stale_or_missing_index_is_rebuilt_with_a_message(tmp_path, capfd):
     assert "missing" in capfd.readouterr().err and missing._index is None
     assert [m.name for m in missing.identify(queries)] == [m.name for m in stale.identify(queries)]
     assert not missing._index.exact  # rebuilt on the first query
+
+
+def test_nearest_is_the_brute_force_nearest_person():
+    """FaceDatabase.nearest against a NumPy reference: argmin over every stored encoding, no threshold."""
+    rng = np.random.default_rng(7)
+    db = FaceDatabase()
+    stored = {f"p{k}": rng.normal(size=(k % 3 + 1, 16)) for k in range(12)}
+    for name, encodings in stored.items():
+        db.enroll(name, encodings)
+    queries = rng.normal(size=(30, 16)) * 3
+    names = [name for name, encodings in stored.items() for _ in encodings]
+    everything = np.concatenate(list(stored.values()))
+    distances = np.linalg.norm(queries[:, None, :] - everything[None], axis=-1)
+    matches = db.nearest(queries)
+    assert [m.name for m in matches] == [names[k] for k in distances.argmin(1)]
+    np.testing.assert_allclose([m.distance for m in matches], distances.min(1), rtol=1e-5)
+    threshold = float(np.median(distances.min(1)))
+    assert [m.name for m in db.identify(queries, threshold=threshold)] == [
+        names[k] if d <= threshold else None for k, d in zip(distances.argmin(1), distances.min(1), strict=True)]
+
+
+@pytest.mark.parametrize("threshold", [0, -0.5, float("nan"), float("inf"), "0.6", None, True])
+def test_one_threshold_check_everywhere(threshold):
+    from facelib import faces
+    from facelib.course import widgets
+    from facelib.decision import check_threshold
+    from facelib.errors import ArgumentError
+
+    db = FaceDatabase()
+    db.enroll("ada", np.zeros(128))
+    for call in (lambda: check_threshold(threshold), lambda: db.identify(np.zeros(128), threshold=threshold),
+                 lambda: faces.compare_faces(np.zeros(128), np.zeros(128), threshold=threshold),
+                 lambda: widgets.identify_photo(np.zeros((8, 8, 3), np.uint8), db, threshold=threshold)):
+        with pytest.raises(ArgumentError, match="threshold"):
+            call()

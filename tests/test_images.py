@@ -101,7 +101,7 @@ def test_arrays_and_bytes_round_trip():
 
 
 def test_wrong_source_type_and_mode():
-    with pytest.raises(TypeError, match="source must be"):
+    with pytest.raises(ImageError, match="image must be a path"):
         load_image(42)
     with pytest.raises(ValueError, match="mode"):
         load_image(RGB, mode="CMYK")

@@ -140,7 +140,7 @@ def test_a_12_megapixel_photo_is_searched_at_the_working_size(door):
     face = Image.open(datasets.lfw_image_path("Serena_Williams", 2, root)).resize((1200, 1200))
     canvas = Image.new("RGB", (4000, 3000), (90, 110, 130))
     canvas.paste(face, (1400, 900))
-    found = widgets.identify_photo(_jpeg(np.asarray(canvas)), db, tau=0.6)
+    found = widgets.identify_photo(_jpeg(np.asarray(canvas)), db, threshold=0.6)
     assert found.scale == 0.5 and found.photo.shape == (1500, 2000, 3)
     assert found.names[int(np.argmax(found.recognised))] == "Serena_Williams" and found.recognised.any()
 

@@ -44,7 +44,12 @@ INITS = ("content", "noise", "blend")
 def _activation(a: Any, argument: str) -> Any:
     import tensorflow as tf
 
-    a = tf.convert_to_tensor(a, dtype=tf.float32)
+    try:
+        a = tf.convert_to_tensor(a, dtype=tf.float32)
+    except (ValueError, TypeError) as error:
+        raise ArgumentError(f"{argument} must be real-valued activations (m, n_H, n_W, n_C) ({error})") from None
+    if tf.executing_eagerly() and not np.all(np.isfinite(a.numpy())):  # (in a compiled step, the caller's job)
+        raise ArgumentError(f"{argument} contains NaN or infinite values.")
     if a.shape.rank != 4:
         raise ArgumentError(f"{argument} must be activations of shape (m, n_H, n_W, n_C), got shape "
                          f"{tuple(a.shape)}. Add a batch axis with a[None] for a single image.")
@@ -73,6 +78,7 @@ def content_cost(a_C: Any, a_G: Any, normalization: str = "volume") -> Any:
     """
     import tensorflow as tf
 
+    check_choice("normalization", normalization, ("volume", "half"))
     a_C, a_G = _activation(a_C, "a_C"), _activation(a_G, "a_G")
     _same_shape(a_C, a_G, "a_C and a_G")
     squared = tf.reduce_sum(tf.square(a_C - a_G))
@@ -116,10 +122,13 @@ def _layer_weights(layers: Sequence[str] | Mapping[str, float]) -> dict[str, flo
     """``{layer: lambda^[l]}``; a plain list of layers weighs them equally, summing to 1."""
     if isinstance(layers, str):
         layers = [layers]
+    if not isinstance(layers, Mapping | Sequence) or not all(isinstance(name, str) for name in layers):
+        raise ArgumentError(f"style layers must be layer names or a mapping name -> lambda^[l], got {layers!r}.")
     weights = dict(layers) if isinstance(layers, Mapping) else {name: 1.0 / len(layers) for name in layers}
     if not weights:
         raise ArgumentError("style layers must name at least one layer.")
-    if any(not np.isfinite(w) or w < 0 for w in weights.values()):
+    if any(isinstance(w, bool) or not isinstance(w, int | float | np.number) or not np.isfinite(w) or w < 0
+           for w in weights.values()):
         raise ArgumentError(f"style layer weights lambda^[l] must be finite and >= 0, got {weights}.")
     return {name.replace("/", "_"): float(w) for name, w in weights.items()}
 
@@ -136,6 +145,9 @@ def style_cost(style_activations: Mapping[str, Any], generated_activations: Mapp
         A list gives each layer lambda = 1 / (number of layers); default: every layer of
         ``style_activations``, equally weighted.
     """
+    for argument, value in (("style_activations", style_activations), ("generated_activations", generated_activations)):
+        if not isinstance(value, Mapping):
+            raise ArgumentError(f"{argument} must map layer names to activations, got {type(value).__name__}.")
     weights = _layer_weights(list(style_activations) if layer_weights is None else layer_weights)
     missing = [name for name in weights if name not in style_activations or name not in generated_activations]
     if missing:
@@ -146,7 +158,20 @@ def style_cost(style_activations: Mapping[str, Any], generated_activations: Mapp
 
 def total_cost(J_content: Any, J_style: Any, alpha: float = 10.0, beta: float = 40.0) -> Any:
     """J(G) = alpha J_content(C, G) + beta J_style(S, G)."""
+    import tensorflow as tf
+
+    alpha, beta = check_float("alpha", alpha, minimum=0.0), check_float("beta", beta, minimum=0.0)
+    for argument, value in (("J_content", J_content), ("J_style", J_style)):
+        if not tf.is_tensor(value) and not _finite_scalar(value):
+            raise ArgumentError(f"{argument} must be a finite scalar cost, got {value!r}.")
     return alpha * J_content + beta * J_style
+
+
+def _finite_scalar(value: Any) -> bool:
+    try:
+        return not isinstance(value, str | bytes | bool) and np.ndim(value) == 0 and bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
 
 
 def total_variation(images: Any) -> Any:
@@ -273,7 +298,13 @@ def initial_image(content: np.ndarray, init: str = "blend", noise_ratio: float =
     """
     check_choice("init", init, INITS)
     check_float("noise_ratio", noise_ratio, minimum=0.0, maximum=1.0)
-    content = np.asarray(content, np.float32)
+    seed = check_int("seed", seed, minimum=0)
+    try:
+        content = np.asarray(content, np.float32)
+    except (ValueError, TypeError):
+        raise ArgumentError(f"content must be an image array (H, W, 3), got {type(content).__name__}") from None
+    if content.ndim != 3 or content.shape[-1] != 3 or not np.all(np.isfinite(content)):
+        raise ArgumentError(f"content must be a finite image array (H, W, 3), got shape {content.shape}")
     noise = np.random.default_rng(seed).uniform(0, 255, size=content.shape).astype(np.float32)
     if init == "content":
         return content.copy()
@@ -288,18 +319,24 @@ def check_output_path(path: str | os.PathLike) -> Path:
     Raises
     ------
     facelib.errors.ArgumentError
-        When ``path`` is a folder, its folder does not exist, or its extension names no image
-        format that Pillow can both write and :func:`facelib.images.load_image` read back.
+        When ``path`` is a folder, its folder does not exist or cannot be written, or its extension
+        names no image format that Pillow can both write and :func:`facelib.images.load_image` read back.
     """
     from PIL import Image
 
     from facelib.images import FORMATS
 
     path = Path(path)
-    if path.is_dir():
-        raise ArgumentError(f"output {path} is a folder; give a file name such as {path / 'out.png'}")
-    if not path.parent.is_dir():
-        raise ArgumentError(f"output folder {path.parent} does not exist; create it first")
+    try:
+        if path.is_dir():
+            raise ArgumentError(f"output {path} is a folder; give a file name such as {path / 'out.png'}")
+        if not path.parent.is_dir():
+            raise ArgumentError(f"output folder {path.parent} does not exist; create it first")
+    except OSError as error:  # a name too long, a loop of links
+        raise ArgumentError(f"output {path}: {error.strerror or error}; choose another name") from error
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ArgumentError(f"cannot write into the output folder {path.parent} (permission denied); choose a "
+                            "folder you can write to")
     Image.init()
     writable = sorted(ext for ext, fmt in Image.registered_extensions().items()
                       if fmt in FORMATS and fmt in Image.SAVE)
@@ -595,8 +632,8 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     if missing:
         raise ArgumentError(f"the extractor does not output layers {missing}; build it with them.")
 
-    content_px = resize(content, size)
-    style_px = resize(style, content_px.shape[:2])
+    content_px = resize(content, size, name="content")
+    style_px = resize(style, content_px.shape[:2], name="style")
     shapes = coarse_to_fine_shapes(content_px.shape[:2], s.coarse_size)
     jitter = s.jitter if optimizer == "adam" else 0
     run = _Run(s, snapshot_every, {int(n) for n in snapshot_at}, max_seconds,

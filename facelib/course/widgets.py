@@ -133,13 +133,14 @@ class PhotoResult:
     recognised: np.ndarray
 
 
-def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MAX_SIDE) -> PhotoResult:
+def identify_photo(source, database, threshold: float = 0.6, max_side: int = UPLOAD_MAX_SIDE) -> PhotoResult:
     """Detect every face in a photo, align it, encode it and find its nearest enrolled person.
 
     A photo whose longer side exceeds ``max_side`` is shrunk to it first (scale < 1), which
     bounds the memory a 12 MP photo needs; one of at most 1000 px is searched with one
     upsampling step, so faces down to about 40 px are found. Face k is ``names[k]`` when
-    ``distances[k] <= tau`` and "not recognised" otherwise.
+    ``distances[k] <= threshold`` and "not recognized" otherwise (:func:`facelib.faces.find_faces`,
+    :meth:`facelib.recognition.database.FaceDatabase.nearest`).
 
     Parameters
     ----------
@@ -147,8 +148,8 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
         The photo (anything :func:`facelib.images.load_image` reads); bytes stay in memory.
     database : facelib.recognition.database.FaceDatabase
         The enrolled people.
-    tau : float
-        The decision threshold.
+    threshold : float
+        The decision threshold tau, > 0 (:func:`facelib.decision.check_threshold`).
     max_side : int
         Working size of large photos.
 
@@ -156,27 +157,28 @@ def identify_photo(source, database, tau: float = 0.6, max_side: int = UPLOAD_MA
     ------
     facelib.images.ImageError
         If ``source`` is not a readable image.
+    facelib.errors.ArgumentError
+        For a ``database`` that is not a FaceDatabase, or ``threshold`` or ``max_side`` out of range.
     """
-
     from facelib import faces
+    from facelib.decision import check_threshold
+    from facelib.errors import ArgumentError
     from facelib.images import load_image, resize
+    from facelib.recognition.database import FaceDatabase
 
-    tau = check_float("tau", tau, minimum=0.0)
+    threshold = check_threshold(threshold)
     max_side = check_int("max_side", max_side, minimum=100)
-    photo = load_image(source)
+    if not isinstance(database, FaceDatabase):
+        raise ArgumentError(f"database must be a FaceDatabase, got {type(database).__name__}")
+    photo = load_image(source)  # read once: the steps below take the array
     scale = min(1.0, max_side / max(photo.shape[:2]))
     if scale < 1.0:
         photo = resize(photo, max_side)
-    boxes, _ = faces.detect_faces(photo, upsample=1 if max(photo.shape[:2]) <= _UPSAMPLE_BELOW else 0)
-    if not len(boxes):
-        empty = np.zeros(0)
-        return PhotoResult(photo, scale, boxes, np.zeros((0, faces.CHIP_SIZE, faces.CHIP_SIZE, 3), np.uint8),
-                           [], empty, empty.astype(bool))
-    chips = faces.face_chips(photo, faces.face_landmarks(photo, boxes))
-    nearest = database.identify(faces.encode_chips(chips), threshold=np.finfo(np.float32).max)
-    distances = np.array([m.distance for m in nearest])
-    return PhotoResult(photo, scale, boxes, chips, [m.name for m in nearest], distances,
-                       same_person(distances, tau))
+    found = faces.find_faces(photo, upsample=1 if max(photo.shape[:2]) <= _UPSAMPLE_BELOW else 0)
+    nearest = database.nearest(found.encodings) if len(found.boxes) else []
+    distances = np.array([m.distance for m in nearest], dtype=np.float64)
+    return PhotoResult(photo, scale, found.boxes, found.chips, [m.name for m in nearest], distances,
+                       same_person(distances, threshold))
 
 
 class PhotoIdentifier(_Control):

@@ -20,6 +20,7 @@ CHIP_SIZE = 150
 # A chip is a face resampled to size x size; the encoder wants 150. Above 1024 px no photo holds
 # more detail of a face, and the float64 sampling grids (about 40 * size^2 bytes) grow past 40 MB.
 MAX_CHIP_SIZE = 1024
+MAX_JITTER = 1000  # jittered chips per face: 1000 of 150x150 px are 67 MB (dlib's examples use 100)
 
 # Where dlib's 5-point template puts the landmarks (outer and inner corner of the left eye
 # in the image, of the right eye, base of the nose), as fractions of an unpadded chip.
@@ -95,14 +96,37 @@ def _jitter_box(rng: np.random.Generator, size: int) -> tuple[np.ndarray, float,
 def jitter_chip(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random variant of a chip, as dlib's ``jitter_image``: a crop moved by up to 2%,
     1-3% larger, turned by up to 3 degrees, and mirrored half of the time."""
+    chip = np.asarray(chip)
+    if chip.ndim != 3 or chip.shape[0] != chip.shape[1] or chip.shape[0] < 16 or chip.shape[2] != 3 or (
+            chip.dtype != np.uint8):
+        raise ArgumentError(f"chip must be a square uint8 RGB chip (size, size, 3) from face_chips, got "
+                            f"{chip.dtype} of shape {chip.shape}")
+    if not isinstance(rng, np.random.Generator):
+        raise ArgumentError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got "
+                            f"{type(rng).__name__}")
     size = chip.shape[0]
     box, angle, flip = _jitter_box(rng, size)
     out = _extract_chip(chip, box, angle, size)
     return out[:, ::-1].copy() if flip else out
 
 
+def _image_size(shape) -> tuple[int, int]:
+    """(rows, cols) of an image ``shape`` (H, W, ...), each a positive integer; ArgumentError naming ``shape``."""
+    try:
+        rows, cols = tuple(shape)[:2]
+    except (TypeError, ValueError):
+        raise ArgumentError(f"shape must be an image shape (height, width, ...), got {shape!r}") from None
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool | np.bool_) and n >= 1 for n in (rows, cols)):
+        raise ArgumentError(f"shape must hold a positive integer height and width, got {shape!r}")
+    return int(rows), int(cols)
+
+
 def _as_landmarks(landmarks) -> tuple[np.ndarray, bool]:
-    points = np.asarray(landmarks, dtype=np.float64)
+    try:
+        points = np.asarray(landmarks, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise ArgumentError(f"landmarks must be (x, y) numbers of shape (5, 2) or (N, 5, 2), "
+                            f"got {landmarks!r}") from None
     single = points.ndim == 2
     if single:
         points = points[None]
@@ -154,7 +178,7 @@ def face_chips(image, landmarks, size: int = CHIP_SIZE, padding: float = 0.25, j
                             "pixels, and a larger chip adds no detail while its sampling grids need about "
                             f"{40 * size * size / 2**30:.1f} GB (the encoder uses {CHIP_SIZE})")
     padding = check_float("padding", padding, minimum=0.0)
-    jitter = check_int("jitter", jitter, minimum=0)
+    jitter = check_int("jitter", jitter, minimum=0, maximum=MAX_JITTER)
     points, single = _as_landmarks(landmarks)
     image = load_image(image)
     chips = np.stack([_extract_chip(image, *_chip_box(p, size, padding), size) for p in points])
@@ -169,7 +193,7 @@ def center_box(shape) -> np.ndarray:
 
     On LFW's 250x250 images this is (70, 70, 179, 179), where its faces are.
     """
-    rows, cols = shape[:2]
+    rows, cols = _image_size(shape)
     side = 0.44 * min(rows, cols)
     left, top = (cols - side) / 2, (rows - side) / 2
     return np.round([left, top, left + side - 1, top + side - 1])

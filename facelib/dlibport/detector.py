@@ -77,6 +77,7 @@ _PYRAMID_RATE = 5.0 / 6.0  # dlib's pyramid_down<6>: each level is (6-1)/6 of th
 _MIN_LEVEL_HEIGHT = 5  # dlib stops the tiled pyramid below 5 rows
 MAX_PIXELS = 100_000_000  # larger images are refused
 MAX_UPSAMPLED_PIXELS = 1 << 24  # 4096x4096: the most pixels the pyramid is built on
+MAX_UPSAMPLE = 12  # 12 doublings make even a 1x1 image larger than MAX_UPSAMPLED_PIXELS
 WORK_PIXELS = MAX_UPSAMPLED_PIXELS // 4  # 2048x2048: larger photos are searched on a copy this size
 _BAND_PIXELS = 1 << 20  # resampling works on bands of rows of about this many output pixels
 _STRIP_PIXELS = 1 << 22  # the network runs on strips of at most about this many tiled-image pixels
@@ -490,7 +491,7 @@ class FaceDetector:
             searched image larger than :data:`MAX_UPSAMPLED_PIXELS`; the message says the
             limit and why.
         """
-        upsample = check_int("upsample", upsample, minimum=0)
+        upsample = check_int("upsample", upsample, minimum=0, maximum=MAX_UPSAMPLE)
         threshold = check_float("threshold", threshold)
         pixels = load_image(image, mode="RGB")
         rows, cols = pixels.shape[:2]

@@ -188,6 +188,8 @@ def _load_dlib_weights(model: keras.Model, net: datfile.DlibNet) -> None:
 
 def converted_weights_path(dat_digest: str) -> Path:
     """Where the converted weights of the ``.dat`` file with SHA-256 ``dat_digest`` are cached."""
+    if not isinstance(dat_digest, str) or len(dat_digest) < 16 or not all(c in "0123456789abcdef" for c in dat_digest):
+        raise ArgumentError(f"dat_digest must be a SHA-256 in hex digits, got {dat_digest!r}")
     return assets.home() / "converted" / f"dlib_face_resnet_{dat_digest[:16]}-v{_CACHE_FORMAT}.npz"
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facelib.errors import ArgumentError
+
 __all__ = [
     "PIXEL_SCALE",
     "similarity_transform",
@@ -28,6 +30,16 @@ PIXEL_SCALE = 256.0  # dlib's networks take (pixel - channel mean) / 256, not / 
 _BINOMIAL_5 = np.array([1, 4, 6, 4, 1])  # dlib's pyramid_down<2> filter, [1,4,6,4,1]^2 / 256 in 2-D
 # pyramid_down<2> maps a point p of the larger image to p / 2 - (1.25, 0.75) (dlib's point_down)
 _DOWN_SHIFT = np.array([1.25, 0.75, 1.25, 0.75])
+
+
+def _points(points, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(points, np.float64)
+    except (ValueError, TypeError):
+        raise ArgumentError(f"{name} must be (x, y) points, shape (n, 2), got {points!r}") from None
+    if array.ndim != 2 or array.shape[1] != 2 or len(array) < 2 or not np.all(np.isfinite(array)):
+        raise ArgumentError(f"{name} must be at least 2 finite (x, y) points, shape (n, 2), got shape {array.shape}")
+    return array
 
 
 def similarity_transform(src, dst) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +60,9 @@ def similarity_transform(src, dst) -> tuple[np.ndarray, np.ndarray]:
     >>> a.round(6).tolist(), t.round(6).tolist()
     ([[0.0, -2.0], [2.0, 0.0]], [1.0, 1.0])
     """
-    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    src, dst = _points(src, "src"), _points(dst, "dst")
+    if src.shape != dst.shape:
+        raise ArgumentError(f"src and dst must hold the same number of points, got {len(src)} and {len(dst)}")
     mean_src, mean_dst = src.mean(0), dst.mean(0)
     src_c, dst_c = src - mean_src, dst - mean_dst
     variance = (src_c**2).sum(1).mean()
