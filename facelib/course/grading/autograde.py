@@ -34,6 +34,8 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 from traitlets.config import Config
 
+from facelib.errors import FacelibError
+
 STARTED = "facelib grading: the kernel answered"   # in the log once a kernel ran a cell (see classroom)
 OVER_TIME = "SubmissionTimeLimit"
 RESTARTED = "the kernel was restarted and the cells before this one run again"
@@ -44,6 +46,10 @@ WHY = {DeadKernelError: "the kernel died while running this cell (a crash, or th
 def minutes(seconds: float) -> str:
     """``"10-minute"`` or ``"90-second"``: a limit as feedback names it."""
     return f"{seconds / 60:g}-minute" if seconds % 60 == 0 else f"{seconds:g}-second"
+
+
+class SandboxRefusedError(FacelibError, RuntimeError):
+    """A kernel would start outside the grading sandbox (or over TCP): grading refuses to run it."""
 
 
 class RestartingExecute(Execute):
@@ -61,7 +67,8 @@ class RestartingExecute(Execute):
         km = super().create_kernel_manager()
         argv = km.kernel_spec.argv
         if self.sandbox and (argv[1:3] != ["-m", self.sandbox] or km.transport != "ipc"):
-            raise RuntimeError(f"refusing to run a kernel outside the grading sandbox: {argv} over {km.transport}")
+            raise SandboxRefusedError(f"refusing to run a kernel outside the grading sandbox: {argv} over "
+                                      f"{km.transport}")
         return km
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None, km=None) -> tuple[NotebookNode, dict]:
