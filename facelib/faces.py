@@ -41,7 +41,7 @@ from facelib.dlibport.encoder import (
 )
 from facelib.dlibport.geometry import similarity_transform
 from facelib.errors import ArgumentError, FacelibError
-from facelib.validation import check_bool, check_float, check_int
+from facelib.validation import check_bool, check_float, check_int, check_rng
 
 __all__ = [
     "CHIP_SIZE",
@@ -189,9 +189,12 @@ def central_face(boxes, shape) -> int | None:
     """Index of the box whose centre is nearest the centre of an image of ``shape``; None when there is no box."""
     boxes = _boxes(boxes)
     try:
-        height, width = (check_int(f"shape[{i}]", side, minimum=1) for i, side in enumerate(tuple(shape)[:2]))
+        sides = tuple(shape)[:2]
     except TypeError:
-        raise ArgumentError(f"shape must be an image shape (height, width, ...), got {shape!r}") from None
+        sides = ()
+    if len(sides) != 2:
+        raise ArgumentError(f"shape must be an image shape (height, width, ...), got {shape!r}")
+    height, width = (check_int(f"shape[{i}]", side, minimum=1) for i, side in enumerate(sides))
     if len(boxes) == 0:
         return None
     centers = (boxes[:, :2] + boxes[:, 2:]) / 2
@@ -312,7 +315,7 @@ def encode_faces(images, jitter: int = 0, upsample: int = 1, seed: int | None = 
     chips, _ = align_faces(images, upsample, fallback=fallback)
     if not jitter:
         return encode_chips(chips)
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     jittered = np.stack([jitter_chip(chip, rng) for chip in chips for _ in range(jitter)])
     return encode_chips(jittered).reshape(len(chips), jitter, ENCODING_SIZE).mean(1)
 

@@ -87,6 +87,26 @@ def check_bool(name: str, value) -> bool:
     return bool(value)
 
 
+
+def check_rng(name: str, seed) -> np.random.Generator:
+    """A NumPy generator from ``seed``: None (fresh entropy), a non-negative int, or a Generator (used as is).
+
+    Examples
+    --------
+    >>> int(check_rng("seed", 0).integers(10)) == int(np.random.default_rng(0).integers(10))
+    True
+    >>> check_rng("seed", "")
+    Traceback (most recent call last):
+    ...
+    facelib.errors.ArgumentError: seed must be None, a non-negative int or a numpy.random.Generator, got ''
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise ArgumentError(f"{name} must be None, a non-negative int or a numpy.random.Generator, got {seed!r}")
+    return np.random.default_rng(None if seed is None else check_int(name, seed, minimum=0))
+
+
 def _check_range(name: str, value, minimum, maximum) -> None:
     if minimum is not None and value < minimum:
         raise ArgumentError(f"{name} must be >= {minimum}, got {value!r}")

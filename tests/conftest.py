@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 
 import pytest
+from hypothesis import settings
 
 from facelib import assets
+
+# CI runs every property test on the same examples (derandomize), so a red run is reproducible and never
+# a chance draw; elsewhere each run draws new examples and can find new counter-examples.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
+
 
 
 def require_asset(name: str):
@@ -45,3 +55,13 @@ def dlib_model(kind: str):
     factory, file = _DLIB_MODELS[kind]
     build = getattr(dlib, factory)
     return build() if file is None else build(str(require_asset("dlib_models") / file))
+
+
+def run_cli(*argv) -> tuple[int, str, str]:
+    """``facelib ARGV...`` in this process: (exit code, stdout, stderr)."""
+    from facelib.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()

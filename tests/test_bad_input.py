@@ -97,6 +97,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from facelib import assets
@@ -107,13 +108,6 @@ from facelib.images import ImageError, load_image
 from facelib.recognition.database import DatabaseError, FaceDatabase
 
 RNG = np.random.default_rng(0)
-
-
-def _run(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def _bomb_png(path, side: int = 30_000):
@@ -173,7 +167,7 @@ def _directory(tmp):
 def test_unreadable_images(make, message, small_db, tmp_path):
     limit = Image.MAX_IMAGE_PIXELS
     image = make(tmp_path)
-    code, out, err = _run("identify", small_db[0], image)
+    code, out, err = run_cli("identify", small_db[0], image)
     assert code == 2 and out == ""
     assert err.startswith("facelib identify: error: ")
     assert re.search(message, err)
@@ -218,7 +212,7 @@ def odd_files(tmp_path_factory):
     db.enroll("George W Bush", encodings[0])
     db.enroll("Colin Powell", encodings[1])
     db_path = db.save(tmp / "people.npz")
-    code, out, err = _run("identify", db_path, *paths.values())
+    code, out, err = run_cli("identify", db_path, *paths.values())
     assert code == 0, err
     lines = {case: [line for line in out.splitlines() if line.startswith(f"{path}: ")]
              for case, path in paths.items()}
@@ -239,7 +233,7 @@ def test_no_face_is_a_documented_empty_result(odd_files, case):
 
 def test_no_face_makes_verify_fail_clearly(odd_files):
     paths, _, _ = odd_files
-    code, out, err = _run("verify", paths["no_face"], paths["rgba_png"])
+    code, out, err = run_cli("verify", paths["no_face"], paths["rgba_png"])
     assert code == 2 and out == "" and "no face found in" in err and "--upsample" in err
 
 
@@ -323,16 +317,16 @@ def test_bad_database_files(tmp_path, make, message):
         FaceDatabase.load(path)
     image = Image.new("RGB", (8, 8))
     image.save(tmp_path / "face.png")
-    code, out, err = _run("identify", path, tmp_path / "face.png")
+    code, out, err = run_cli("identify", path, tmp_path / "face.png")
     assert code == 2 and out == "" and re.search(message, err)
-    code, _, err = _run("enroll", path, "bob", tmp_path / "face.png")  # a broken file is never overwritten
+    code, _, err = run_cli("enroll", path, "bob", tmp_path / "face.png")  # a broken file is never overwritten
     assert code == 2 and re.search(message, err)
     _unchanged(path, before)
 
 
 def test_db_missing(tmp_path):
     (tmp_path / "face.png").write_bytes(b"")
-    code, out, err = _run("identify", tmp_path / "nobody.npz", tmp_path / "face.png")
+    code, out, err = run_cli("identify", tmp_path / "nobody.npz", tmp_path / "face.png")
     assert code == 2 and "no database at" in err and "facelib enroll" in err
     with pytest.raises(FileNotFoundError, match="no database file"):
         FaceDatabase.load(tmp_path / "nobody.npz")
@@ -351,7 +345,7 @@ def test_db_missing(tmp_path):
 def test_bad_names_leave_the_database_unchanged(small_db, tmp_path, name, message):
     image = tmp_path / "face.png"
     Image.new("RGB", (8, 8)).save(image)
-    code, out, err = _run("enroll", small_db[0], name, image)
+    code, out, err = run_cli("enroll", small_db[0], name, image)
     assert code == 2 and out == "" and message in err
     _unchanged(*small_db)
 
@@ -384,7 +378,7 @@ def test_weight_wrong_checksum(monkeypatch, tmp_path):
     assert assets.locate("dlib_models") == home / "dlib_models"
     with pytest.raises(assets.AssetCorruptError, match="does not match its SHA-256"):
         assets.file("dlib_models", "shape_predictor_5_face_landmarks.dat")
-    code, out, _ = _run("assets", "verify", "dlib_models")
+    code, out, _ = run_cli("assets", "verify", "dlib_models")
     assert code == 1 and "CORRUPT" in out and "shape_predictor_5_face_landmarks.dat" in out
 
 
@@ -401,12 +395,12 @@ def test_usage_errors(argv, message, capsys):
 
 
 def test_database_not_npz():
-    code, _, err = _run("identify", "people.db", "a.jpg")
+    code, _, err = run_cli("identify", "people.db", "a.jpg")
     assert code == 2 and "must end in .npz" in err
 
 
 def test_stylize_missing_folder(tmp_path):
-    code, _, err = _run("stylize", "c.jpg", "s.jpg", "-o", tmp_path / "no" / "out.png")
+    code, _, err = run_cli("stylize", "c.jpg", "s.jpg", "-o", tmp_path / "no" / "out.png")
     assert code == 2 and "does not exist; create it first" in err
 
 
@@ -414,7 +408,7 @@ def test_stylize_missing_folder(tmp_path):
 def test_one_missing_among_many(small_db, tmp_path):
     good = tmp_path / "face.png"
     Image.new("RGB", (64, 64)).save(good)
-    code, out, err = _run("identify", small_db[0], good, good, tmp_path / "gone.jpg", good)
+    code, out, err = run_cli("identify", small_db[0], good, good, tmp_path / "gone.jpg", good)
     assert code == 2 and out == "" and "gone.jpg does not exist" in err  # checked before any image is processed
 
 
@@ -480,7 +474,7 @@ def test_unicode_name_forms(small_db, tmp_path):
     path = db.save(tmp_path / "people.npz")
     assert FaceDatabase.load(path).names == ["ada", composed]
     Image.new("RGB", (8, 8)).save(tmp_path / "face.png")
-    code, out, err = _run("enroll", path, decomposed + "  ", tmp_path / "face.png")
+    code, out, err = run_cli("enroll", path, decomposed + "  ", tmp_path / "face.png")
     assert code == 2 and "already enrolled" in err
 
 
@@ -610,13 +604,13 @@ def style_pair(tmp_path_factory):
 @pytest.mark.parametrize("output", ["out.psd", "out.h5", "."])
 def test_stylize_output_unwritable(style_pair, output):
     target = style_pair / output
-    code, out, err = _run("stylize", style_pair / "c.png", style_pair / "s.png", "-o", target)
+    code, out, err = run_cli("stylize", style_pair / "c.png", style_pair / "s.png", "-o", target)
     assert code == 2 and out == "" and ("folder" in err or "cannot save an image as" in err), err
 
 
 @pytest.mark.parametrize("size", [3000, 100_000])
 def test_stylize_size_too_large(style_pair, size):
-    code, out, err = _run("stylize", style_pair / "c.png", style_pair / "s.png", "-o", style_pair / "out.png",
+    code, out, err = run_cli("stylize", style_pair / "c.png", style_pair / "s.png", "-o", style_pair / "out.png",
                           "--size", size)
     assert code == 2 and "1024" in err and "memory" in err, err
     assert not (style_pair / "out.png").exists()
@@ -625,6 +619,6 @@ def test_stylize_size_too_large(style_pair, size):
 def test_upsample_too_large(small_db, tmp_path):
     photo = tmp_path / "photo.jpg"
     Image.fromarray(RNG.integers(0, 256, (768, 1024, 3), dtype=np.uint8)).save(photo)
-    code, out, err = _run("identify", small_db[0], photo, "--upsample", 3)
+    code, out, err = run_cli("identify", small_db[0], photo, "--upsample", 3)
     assert code == 2 and re.search(r"upsample=3 .* at most 16\.8 MP", err), err
     _unchanged(*small_db)

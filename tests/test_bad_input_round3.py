@@ -36,10 +36,8 @@ no_progress_bar_in_logs        stylize with stderr redirected: no progress bar i
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import http.server
-import io
 import os
 import resource
 import stat
@@ -52,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from facelib.cli import main
@@ -60,13 +59,6 @@ from facelib.recognition.database import DatabaseError, FaceDatabase, index_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(3)
-
-
-def _run(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def _facelib(*argv, stdout=subprocess.PIPE, prefix=()) -> subprocess.CompletedProcess:
@@ -144,7 +136,7 @@ def test_db_symlink(tmp_path, lfw):
     target = _random_db(tmp_path / "shared" / "people.npz")
     link = tmp_path / "home" / "people.npz"
     link.symlink_to(target)
-    code, out, err = _run("enroll", link, "George", lfw("George_W_Bush", 1))
+    code, out, err = run_cli("enroll", link, "George", lfw("George_W_Bush", 1))
     assert code == 0, err
     assert link.is_symlink() and "holds 3 people" in out
     assert len(FaceDatabase.load(target)) == 3 and "George" in FaceDatabase.load(target)
@@ -176,7 +168,7 @@ def test_stylize_output_is_input(style_pair, tmp_path, which):
     output = {"content": content, "style": style, "link": tmp_path / "link.png"}[which]
     if which == "link":
         output.symlink_to(content)
-    code, _, err = _run("stylize", content, style, "-o", output, "--steps", "1")
+    code, _, err = run_cli("stylize", content, style, "-o", output, "--steps", "1")
     assert code == 2 and "would destroy that image" in err
     assert (content.read_bytes(), style.read_bytes()) == before
 
@@ -198,12 +190,12 @@ def test_atomic_write_full_disk(tmp_path):
 
 def test_same_face_two_names(tmp_path, lfw):
     db = tmp_path / "people.npz"
-    assert _run("enroll", db, "George", lfw("George_W_Bush", 1))[0] == 0
+    assert run_cli("enroll", db, "George", lfw("George_W_Bush", 1))[0] == 0
     before = db.read_bytes()
-    code, _, err = _run("enroll", db, "Dubya", lfw("George_W_Bush", 2))
+    code, _, err = run_cli("enroll", db, "Dubya", lfw("George_W_Bush", 2))
     assert code == 2 and "matches 'George'" in err and "--force" in err
     assert db.read_bytes() == before
-    code, _, err = _run("enroll", db, "Dubya", lfw("George_W_Bush", 2), "--force")
+    code, _, err = run_cli("enroll", db, "Dubya", lfw("George_W_Bush", 2), "--force")
     assert code == 0 and "warning:" in err and "matches 'George'" in err
     assert FaceDatabase.load(db).names == ["George", "Dubya"]
 
@@ -241,7 +233,7 @@ def test_long_file_name(tmp_path, style_pair, command):
     db = _random_db(tmp_path / "people.npz")
     argv = {"verify": ["verify", long, long], "identify": ["identify", db, long],
             "stylize": ["stylize", *style_pair, "-o", tmp_path / ("y" * 300 + ".png")]}[command]
-    code, _, err = _run(*argv)
+    code, _, err = run_cli(*argv)
     assert code == 2 and ("name too long" in err.lower() or "bytes long" in err), err
 
 
@@ -319,10 +311,10 @@ def test_broken_pipe(tmp_path, command, lfw):
 # -- unclear or unfinished ----------------------------------------------------------------------
 def test_identify_batch_finishes(tmp_path, lfw):
     db = tmp_path / "people.npz"
-    assert _run("enroll", db, "Colin", lfw("Colin_Powell", 1))[0] == 0
+    assert run_cli("enroll", db, "Colin", lfw("Colin_Powell", 1))[0] == 0
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(lfw("Colin_Powell", 2).read_bytes()[:300])
-    code, out, err = _run("identify", db, lfw("Colin_Powell", 2), broken, lfw("Colin_Powell", 3))
+    code, out, err = run_cli("identify", db, lfw("Colin_Powell", 2), broken, lfw("Colin_Powell", 3))
     assert code == 2 and f"{broken} could not be decoded" in err and "1 of 3 photos could not be read" in err
     lines = out.splitlines()
     assert len(lines) == 2 and all("Colin (distance" in line for line in lines)
@@ -335,7 +327,7 @@ def test_enroll_lock_wait(tmp_path, lfw):
     with open(lock_path(db), "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another writer
         start = time.perf_counter()
-        code, _, err = _run("enroll", db, "George", lfw("George_W_Bush", 1), "--wait", "1")
+        code, _, err = run_cli("enroll", db, "George", lfw("George_W_Bush", 1), "--wait", "1")
         waited = time.perf_counter() - start
     assert code == 2 and "waiting for another writer" in err and "gave up after 1 s" in err
     assert waited >= 1 and db.read_bytes() == before
@@ -377,10 +369,10 @@ def test_faiss_index_persisted(tmp_path, lfw, capsys):
         db.enroll(f"group {start}", people[start:start + 5000])
     path = db.save(tmp_path / "people.npz")
     assert not index_path(path).exists()  # never searched: no index yet
-    code, _, err = _run("identify", path, lfw("George_W_Bush", 1))
+    code, _, err = run_cli("identify", path, lfw("George_W_Bush", 1))
     assert code == 0 and "rebuilding it" in err and "saved the search index" in err
     assert index_path(path).exists()
-    code, _, err = _run("identify", path, lfw("George_W_Bush", 1))
+    code, _, err = run_cli("identify", path, lfw("George_W_Bush", 1))
     assert code == 0 and "rebuilding" not in err
 
 
@@ -452,7 +444,7 @@ def test_stylize_atomic_and_steps_default(style_pair, tmp_path, capsys):
     assert _parse(["stylize", "a.png", "b.png", "-o", "c.png"]).steps is None  # the recipe decides
     out = tmp_path / "out.png"
     out.write_bytes(b"previous result")
-    code, text, err = _run("stylize", *style_pair, "-o", out, "--size", "48", "--steps", "2", "-q")
+    code, text, err = run_cli("stylize", *style_pair, "-o", out, "--size", "48", "--steps", "2", "-q")
     assert code == 0 and Image.open(out).size == (48, 40) and err == ""
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
@@ -489,8 +481,10 @@ def stalling_fetch(tmp_path):
     processes = []
 
     def start() -> tuple[subprocess.Popen, Path]:
+        # Ctrl-C's default handling, also where this test runs in the background (which ignores SIGINT)
         process = subprocess.Popen([sys.executable, "-m", "facelib", "assets", "fetch", "att_faces"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         processes.append(process)
         assert server.started.wait(120), "the download never started"
         server.started.clear()

@@ -268,27 +268,24 @@ def train_step(image, cost, optimizer):  # written apart from facelib's: optimiz
     return before
 
 
-def _facelib_style_step(image, cost, optimizer):
-    with tf.GradientTape() as tape:
-        J = cost(image)
-    optimizer.apply_gradients([(tape.gradient(J, image), image)])
-    image.assign(tf.clip_by_value(image, 0.0, 255.0))
-    return J
+def _adam_step(name: str, direction: float = 1.0, pixel_range: tuple[float, float] | None = (0.0, 255.0)):
+    """A train_step: one optimizer step along ``direction`` times the gradient, then a clip to ``pixel_range``."""
+    def step(image, cost, optimizer):
+        with tf.GradientTape() as tape:
+            J = cost(image)
+        optimizer.apply_gradients([(direction * tape.gradient(J, image), image)])
+        if pixel_range is not None:
+            image.assign(tf.clip_by_value(image, *pixel_range))
+        return J
+
+    step.__name__ = name
+    return step
 
 
-def step_no_clip(image, cost, optimizer):
-    with tf.GradientTape() as tape:
-        J = cost(image)
-    optimizer.apply_gradients([(tape.gradient(J, image), image)])
-    return J
-
-
-def step_ascent(image, cost, optimizer):
-    with tf.GradientTape() as tape:
-        J = cost(image)
-    optimizer.apply_gradients([(-tape.gradient(J, image), image)])
-    image.assign(tf.clip_by_value(image, 0.0, 255.0))
-    return J
+_facelib_style_step = _adam_step("facelib_style_step")
+step_no_clip = _adam_step("step_no_clip", pixel_range=None)
+step_ascent = _adam_step("step_ascent", direction=-1.0)
+step_clip_to_unit = _adam_step("step_clip_to_unit", pixel_range=(0.0, 1.0))  # the TF tutorial's [0, 1] range
 
 
 def step_on_a_copy(image, cost, optimizer):
@@ -305,14 +302,6 @@ def step_by_hand(image, cost, optimizer):  # plain gradient descent: ignores the
         J = cost(image)
     image.assign_sub(optimizer.learning_rate * tape.gradient(J, image))
     image.assign(tf.clip_by_value(image, 0.0, 255.0))
-    return J
-
-
-def step_clip_to_unit(image, cost, optimizer):  # the TF tutorial's [0, 1] range, on 0-255 pixels
-    with tf.GradientTape() as tape:
-        J = cost(image)
-    optimizer.apply_gradients([(tape.gradient(J, image), image)])
-    image.assign(tf.clip_by_value(image, 0.0, 1.0))
     return J
 
 

@@ -108,15 +108,18 @@ def _facade_result_ok(function, result) -> None:
         assert isinstance(result, Path)
 
 
+def _draw_and_call(data, function, kwargs: dict, arguments: list[str], words_for) -> tuple[bool, object]:
+    """Call ``function(**kwargs)`` with one of ``arguments`` replaced by a drawn bad value (see :func:`_call`)."""
+    argument = data.draw(st.sampled_from(arguments))
+    return _call(function, argument, data.draw(BAD), kwargs, words_for(argument))
+
+
 @pytest.mark.parametrize("function", list(FACADE), ids=lambda f: f.__name__)
 @SLOW
 @given(data=st.data())
 def test_facade_contracts(function, data):
-    kwargs = FACADE[function]
-    argument = data.draw(st.sampled_from(_arguments(function)))
-    value = data.draw(BAD)
-    words = IMAGE_WORDS if argument in ("image", "images", "chip", "chips") else ()
-    ok, result = _call(function, argument, value, kwargs, words)
+    ok, result = _draw_and_call(data, function, FACADE[function], _arguments(function),
+                                lambda a: IMAGE_WORDS if a in ("image", "images", "chip", "chips") else ())
     if ok:
         _facade_result_ok(function, result)
 
@@ -195,10 +198,8 @@ STYLE = {  # function -> valid keyword arguments
 @CONTRACT
 @given(data=st.data())
 def test_style_cost_contracts(function, data):
-    kwargs = STYLE[function]
-    argument = data.draw(st.sampled_from(list(kwargs)))
-    words = ("style layer",) if argument == "layer_weights" else ()
-    ok, result = _call(function, argument, data.draw(BAD), kwargs, words)
+    ok, result = _draw_and_call(data, function, STYLE[function], list(STYLE[function]),
+                                lambda argument: ("style layer",) if argument == "layer_weights" else ())
     if ok:  # (finite inputs may still overflow to inf, never to NaN)
         assert not np.any(np.isnan(np.asarray(result, dtype=np.float64)))
 

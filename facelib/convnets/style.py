@@ -35,7 +35,7 @@ import numpy as np
 
 from facelib.convnets import backbones
 from facelib.errors import ArgumentError
-from facelib.validation import check_choice, check_float, check_int
+from facelib.validation import check_bool, check_choice, check_float, check_int, check_rng
 
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "blend")
@@ -305,7 +305,7 @@ def initial_image(content: np.ndarray, init: str = "blend", noise_ratio: float =
         raise ArgumentError(f"content must be an image array (H, W, 3), got {type(content).__name__}") from None
     if content.ndim != 3 or content.shape[-1] != 3 or not np.all(np.isfinite(content)):
         raise ArgumentError(f"content must be a finite image array (H, W, 3), got shape {content.shape}")
-    noise = np.random.default_rng(seed).uniform(0, 255, size=content.shape).astype(np.float32)
+    noise = check_rng("seed", seed).uniform(0, 255, size=content.shape).astype(np.float32)
     if init == "content":
         return content.copy()
     if init == "noise":
@@ -624,6 +624,12 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     if max_seconds is not None:
         check_float("max_seconds", max_seconds, minimum=0.0, exclusive_minimum=True)
     check_int("snapshot_every", snapshot_every, minimum=0)
+    progress = check_bool("progress", progress)
+    seed = check_int("seed", seed, minimum=0)
+    try:
+        snapshot_at = {check_int("snapshot_at", n, minimum=0) for n in snapshot_at}
+    except TypeError:
+        raise ArgumentError(f"snapshot_at must be a collection of step numbers, got {snapshot_at!r}") from None
     _check_size(size)
     layers = [*s.style_weights, s.content_layer]
     if extractor is None:
@@ -636,7 +642,7 @@ def stylize(content: Any, style: Any, *, size: int | tuple[int, int] = 256, back
     style_px = resize(style, content_px.shape[:2], name="style")
     shapes = coarse_to_fine_shapes(content_px.shape[:2], s.coarse_size)
     jitter = s.jitter if optimizer == "adam" else 0
-    run = _Run(s, snapshot_every, {int(n) for n in snapshot_at}, max_seconds,
+    run = _Run(s, snapshot_every, snapshot_at, max_seconds,
                tqdm(total=s.steps * len(shapes), desc=f"stylize ({optimizer}, {backbone})", disable=not progress,
                     leave=False, mininterval=1.0))
     image = None

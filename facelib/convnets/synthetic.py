@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from facelib.errors import ArgumentError
-from facelib.validation import check_float, check_int
+from facelib.validation import check_float, check_int, check_rng
 
 MOTIONS = ("right", "left", "down", "up")
 
@@ -102,7 +102,7 @@ def ecg(duration: float = 10.0, fs: float = 250.0, heart_rate: float = 70.0, rr_
     if not 20 <= heart_rate <= 250:
         raise ArgumentError(f"heart_rate must be between 20 and 250 beats per minute, got {heart_rate!r}")
     _check_non_negative_numbers(rr_std=rr_std, baseline_wander=baseline_wander, wander_freq=wander_freq, noise=noise)
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     n = int(round(duration * fs))
     if n < 1:
         raise ArgumentError(f"duration * fs must give at least one sample, got {duration} s at {fs} Hz")
@@ -307,7 +307,7 @@ def phantom_volume(size: int = 32, n_lesions: int = 0, lesion_contrast: float = 
     _check_non_negative_numbers(lesion_contrast=lesion_contrast, jitter=jitter, noise=noise)
     if jitter >= 0.5:
         raise ArgumentError(f"jitter must be below 0.5, got {jitter!r}")
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     scale = 1.0 + rng.uniform(-jitter, jitter)
     shift = rng.uniform(-jitter, jitter, size=3)
     table = SHEPP_LOGAN_3D.copy()
@@ -388,7 +388,7 @@ def moving_shape_clip(frames: int = 12, size: int = 32, motion: str = "right", s
     if 2 * radius + travel > size - 3:
         raise ArgumentError(f"a shape of radius {radius} moving {travel:.1f} px does not fit in {size} px frames: "
                             "lower radius, speed or frames, or raise size")
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     step = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}[motion]
     low, high = radius + 1, size - 2 - radius
     start = np.array([
@@ -432,7 +432,7 @@ def _balanced_dataset(n: int, n_classes: int, seed: int,
     """``n`` examples with labels ``0 .. n_classes - 1`` in equal numbers (shuffled); ``example(label, rng)``
     draws one, all from one generator seeded by ``seed``. Adds the channel axis."""
     n = check_int("n", n, minimum=1)
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     y = rng.permutation(np.arange(n) % n_classes)
     X = np.stack([example(int(label), rng) for label in y])
     return X[..., None].astype(np.float32, copy=False), y.astype(np.int64)

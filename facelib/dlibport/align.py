@@ -12,7 +12,7 @@ import numpy as np
 
 from facelib.dlibport import geometry
 from facelib.errors import ArgumentError
-from facelib.validation import check_float, check_int
+from facelib.validation import check_float, check_int, check_rng
 
 __all__ = ["CHIP_SIZE", "MAX_CHIP_SIZE", "face_chips", "jitter_chip", "center_box"]
 
@@ -96,7 +96,10 @@ def _jitter_box(rng: np.random.Generator, size: int) -> tuple[np.ndarray, float,
 def jitter_chip(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random variant of a chip, as dlib's ``jitter_image``: a crop moved by up to 2%,
     1-3% larger, turned by up to 3 degrees, and mirrored half of the time."""
-    chip = np.asarray(chip)
+    try:
+        chip = np.asarray(chip)
+    except ValueError:  # a ragged nesting of lists
+        chip = np.empty(0)
     if chip.ndim != 3 or chip.shape[0] != chip.shape[1] or chip.shape[0] < 16 or chip.shape[2] != 3 or (
             chip.dtype != np.uint8):
         raise ArgumentError(f"chip must be a square uint8 RGB chip (size, size, 3) from face_chips, got "
@@ -183,7 +186,7 @@ def face_chips(image, landmarks, size: int = CHIP_SIZE, padding: float = 0.25, j
     image = load_image(image)
     chips = np.stack([_extract_chip(image, *_chip_box(p, size, padding), size) for p in points])
     if jitter:
-        rng = np.random.default_rng(seed)
+        rng = check_rng("seed", seed)
         chips = np.stack([[jitter_chip(chip, rng) for _ in range(jitter)] for chip in chips])
     return chips[0] if single else chips
 

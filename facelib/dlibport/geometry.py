@@ -116,6 +116,8 @@ def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     :math:`v = (1-f_y)[(1-f_x)\\,I_{t,l} + f_x I_{t,l+1}] + f_y[(1-f_x)\\,I_{t+1,l} + f_x I_{t+1,l+1}]`
     with :math:`l = \\lfloor x \\rfloor, f_x = x - l` (and the same for y).
     """
+    if image.shape[0] < 2 or image.shape[1] < 2:  # no 2x2 neighbourhood anywhere (a crop outside the photo)
+        return np.zeros((*np.shape(x), *image.shape[2:]), np.uint8)
     left, top = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
     inside = (left >= 0) & (top >= 0) & (left + 1 < image.shape[1]) & (top + 1 < image.shape[0])
     left, top = np.where(inside, left, 0), np.where(inside, top, 0)

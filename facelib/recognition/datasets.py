@@ -22,6 +22,7 @@ import numpy as np
 from facelib import assets
 from facelib.errors import ArgumentError
 from facelib.images import load_image, resize
+from facelib.validation import check_rng
 
 _PAIR_FILES = {"10_folds": "pairs.txt", "train": "pairsDevTrain.txt", "test": "pairsDevTest.txt"}
 
@@ -142,6 +143,6 @@ def identity_split(labels, test_people: int | float, seed: int = 0) -> tuple[np.
     if not 1 <= n_test < people.size:
         raise ArgumentError(f"test_people must leave at least one person on each side of {people.size}, "
                             f"got {test_people!r}")
-    test = np.random.default_rng(seed).choice(people, size=n_test, replace=False)
+    test = check_rng("seed", seed).choice(people, size=n_test, replace=False)
     in_test = np.isin(labels, test)
     return np.flatnonzero(~in_test), np.flatnonzero(in_test)

@@ -29,7 +29,7 @@ from scipy import ndimage
 from skimage import transform
 
 from facelib.errors import ArgumentError
-from facelib.validation import check_float, check_int
+from facelib.validation import check_float, check_int, check_rng
 
 __all__ = ["Recapture", "recapture", "screen", "spectrum_features"]
 
@@ -87,7 +87,7 @@ def recapture(image: np.ndarray, settings: Recapture = Recapture(), seed: int = 
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
         raise ArgumentError(f"image must be a uint8 RGB array of shape (H, W, 3), got {image.dtype} "
                             f"{image.shape}.")
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     h, w = image.shape[:2]
     x = (image / 255.0) ** settings.gamma
     if settings.screen_depth:

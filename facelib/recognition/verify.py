@@ -23,7 +23,7 @@ from sklearn import metrics
 
 from facelib.decision import same_person
 from facelib.errors import ArgumentError
-from facelib.validation import check_choice, check_float, check_int
+from facelib.validation import check_choice, check_float, check_int, check_rng
 
 __all__ = ["same_person", "false_accept_at_k", "distances", "all_pairs", "balanced_pairs", "ErrorRates", "error_rates",
            "accuracy",
@@ -84,7 +84,7 @@ def balanced_pairs(labels, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
     i, j, same = all_pairs(labels)
     if not same.any() or same.all():
         raise ArgumentError("labels must give both matched and mismatched pairs (two people, one with 2+ items)")
-    rng = np.random.default_rng(seed)
+    rng = check_rng("seed", seed)
     other = rng.choice(np.flatnonzero(~same), size=min(same.sum(), (~same).sum()), replace=False)
     keep = np.concatenate([np.flatnonzero(same), np.sort(other)])
     return i[keep], j[keep], same[keep]
