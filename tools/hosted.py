@@ -28,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 
+from facelib.course.runner import rewrite_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 README = ROOT / "README.md"
@@ -84,14 +86,7 @@ def colab_links() -> str:
 
 def cells(check: bool = False) -> list[Path]:
     """Bring the setup cells and the README's links up to date; the files that were (or are) out of date."""
-    stale = []
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        updated = with_setup_cell(nb)
-        if updated != nb:
-            stale.append(path)
-            if not check:
-                nbformat.write(updated, path)
+    stale = rewrite_notebooks(NOTEBOOKS, with_setup_cell, check)
     text = README.read_text()
     if not LINKS.search(text):
         raise SystemExit(f"{README} has no <!-- hosted-links --> ... <!-- /hosted-links --> markers")

@@ -40,6 +40,22 @@ def notebooks(folder: Path = ROOT / "notebooks") -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+def rewrite_notebooks(paths: list[Path], transform, check: bool = False) -> list[Path]:
+    """Apply ``transform(nb) -> nb`` to each notebook; write those it changes unless ``check``.
+
+    Returns the notebooks that were (with ``check``: are) out of date.
+    """
+    changed = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        updated = transform(nb)
+        if updated != nb:
+            changed.append(path)
+            if not check:
+                nbformat.write(updated, path)
+    return changed
+
+
 def mathjax_folder() -> Path:
     """The folder holding ``MathJax.js`` installed by the ``jupyter-server-mathjax`` package.
 

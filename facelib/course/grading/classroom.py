@@ -39,7 +39,7 @@ from pathlib import Path
 import nbformat
 
 from facelib.course import ROOT
-from facelib.course.runner import notebooks
+from facelib.course.runner import notebooks, rewrite_notebooks
 from facelib.errors import FacelibError
 
 CONFIG = Path(__file__).resolve().parent / "nbgrader_config.py"
@@ -129,15 +129,7 @@ def tag_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def tag(paths: list[Path], check: bool = False) -> list[Path]:
     """Tag notebooks in place; with ``check`` only list those that are not tagged up to date."""
-    changed = []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        tagged = tag_notebook(nb)
-        if tagged != nb:
-            changed.append(path)
-            if not check:
-                nbformat.write(tagged, path)
-    return changed
+    return rewrite_notebooks(paths, tag_notebook, check)
 
 
 # -- the course: source, release, validate ---------------------------------------------------------
