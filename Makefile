@@ -8,7 +8,7 @@ FACELIB_MIRROR ?= $(if $(wildcard ../shared/mirror),$(abspath ../shared/mirror),
 export FACELIB_MIRROR
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup assets run lab test unit notebooks assignments grade bench lint clean test-browser lock lock-check test-hosted
+.PHONY: setup assets run lab test unit test-system notebooks assignments grade bench lint clean test-browser lock lock-check test-hosted
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-peer.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,15 @@ lab: setup
 test: assets unit notebooks
 	$(PY) -m facelib.course.grading assignments
 
-# The unit tests in parallel (pytest-xdist), one worker per core up to 4, each test file on one worker.
+# The unit tests in parallel (pytest-xdist), one worker per core up to 4, each test file on one worker;
+# the whole-system tier (tests marked `system`) is `make test-system`.
 unit: setup
-	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile
+	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile -m "not system"
+
+# Whole-system tests: fake classes graded in bubblewrap sandboxes, the wheel installed into a throwaway
+# venv, every asset downloaded through a local server, peak memory and concurrent writers in subprocesses.
+test-system: assets
+	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile -m system
 
 # --nbval-cell-timeout is nbgrader's c.Execute.timeout (tests/test_notebooks_once.py checks that they agree).
 notebooks: setup

@@ -1,4 +1,5 @@
-"""Seconds per style-transfer step: ``facelib.convnets.style.stylize`` against the eager TensorFlow-tutorial loop.
+"""Seconds per style-transfer step (``stylize`` against the eager TensorFlow-tutorial loop), and ``facelib stylize``
+from start to finish.
 
 Both sides compute the same cost J(G) = alpha J_content + beta J_style (+ no TV) on the same backbone,
 image size, layers and Adam settings; the eager side is written out here the way the TensorFlow
@@ -6,13 +7,20 @@ tutorial "Neural style transfer" does it: a Python loop of ``tf.GradientTape`` s
 Steps are timed after a warm-up, alternating the two sides in rounds so that a change in machine
 load hits both. VGG19 runs with random weights (``weights=None``): speed does not depend on them.
 
-Usage: ``python benchmarks/style_speed.py [--steps 20] [--rounds 3] [--sizes 256 400]``
+The command-line rows time ``python -m facelib stylize CONTENT STYLE -o OUT --size N -q`` as a new process
+(Python and TensorFlow start-up, loading, every coarse-to-fine size with the recipe's steps, saving), the median
+of ``--cli-rounds`` runs, sizes alternating.
+
+Usage: ``python benchmarks/style_speed.py [--steps 20] [--rounds 3] [--sizes 256 400] [--cli-sizes 256 512]``
 Writes ``benchmarks/results/style_speed.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,17 +78,39 @@ def padded(images: np.ndarray) -> np.ndarray:
     return np.pad(images, [(0, 0), (m, m), (m, m), (0, 0)], mode="reflect")
 
 
+def command_seconds(content: Path, style_image: Path, sizes: list[int], rounds: int) -> list[dict]:
+    """Wall-clock seconds of ``facelib stylize`` at each size (median of ``rounds``; sizes alternate)."""
+    with tempfile.TemporaryDirectory() as folder:
+        def run(size: int) -> float:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "facelib", "stylize", str(content), str(style_image), "-o",
+                            str(Path(folder) / f"out_{size}.png"), "--size", str(size), "-q"], check=True)
+            return time.perf_counter() - start
+
+        seconds = _report.alternate({str(size): (lambda size=size: run(size)) for size in sizes}, rounds,
+                                    warm_up=False)
+    rows = [{"command": f"facelib stylize --size {size}", "size": size, "rounds": rounds,
+             "seconds_median": float(np.median(seconds[str(size)])), "seconds": seconds[str(size)]}
+            for size in sizes]
+    for row in rows:
+        print(f"{row['command']}: {row['seconds_median']:.1f} s (median of {rounds})", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 400])
     parser.add_argument("--backbones", nargs="+", default=list(backbones.NAMES))
+    parser.add_argument("--cli-sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--cli-rounds", type=int, default=3)
     args = parser.parse_args()
     facelib.quiet_tensorflow()
 
     content_path = assets.locate("nst_content") / "chelsea.png"
     style_path = assets.locate("nst_style") / "van_gogh_starry_night.jpg"
+    commands = command_seconds(content_path, style_path, args.cli_sizes, args.cli_rounds)
     rows = []
     for backbone in args.backbones:
         weights = "imagenet" if backbone == "squeezenet" else None
@@ -111,7 +141,10 @@ def main() -> None:
     _report.write(RESULTS, {
         "protocol": "median over rounds of seconds per Adam step after one warm-up step; the two sides alternate "
                     "in each round; content chelsea.png, style van_gogh_starry_night.jpg, square crops",
-        "rows": rows})
+        "rows": rows,
+        "command_protocol": "python -m facelib stylize chelsea.png van_gogh_starry_night.jpg --size N -q as a new "
+                            "process, SqueezeNet with the recipe (coarse to fine from 128 px), wall clock",
+        "commands": commands})
 
 
 if __name__ == "__main__":

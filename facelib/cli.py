@@ -295,7 +295,7 @@ def _stylize(args) -> int:
     _check_files([args.content, args.style])
     content, style = load_image(args.content), load_image(args.style)
     quiet_tensorflow()
-    result = stylize(content, style, size=args.size, steps=args.steps, backbone=args.backbone,
+    result = stylize(content, style, size=args.size, steps=args.steps, refine_steps=args.steps, backbone=args.backbone,
                      progress=not args.quiet and sys.stderr.isatty())
     Image.init()
     try:
@@ -370,7 +370,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     identify.add_argument("images", metavar="IMAGE", nargs="+")
     identify.set_defaults(run=_identify)
 
-    steps = ", ".join(f"{RECIPES[name].steps} for {name}" for name in NAMES)
+    steps = ", ".join(f"{RECIPES[name].steps}" + (f" then {RECIPES[name].refine_steps} at each larger size"
+                      if RECIPES[name].refine_steps else "") + f" for {name}" for name in NAMES)
     stylize = command("stylize", [quiet], help="neural style transfer: CONTENT painted in the style of STYLE",
                       description="Generate an image with the content of CONTENT and the style of STYLE (Gatys "
                                   "et al.) and save it to OUT (atomically; never over CONTENT or STYLE).")
@@ -380,7 +381,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     stylize.add_argument("--size", type=_whole(32), default=256,
                          help="longer side in pixels (default 256; at most 1024)")
     stylize.add_argument("--steps", type=_whole(1), default=None,
-                         help=f"optimisation steps (default: the backbone's recipe, {steps})")
+                         help=f"optimisation steps at each size (default: the backbone's recipe, {steps})")
     stylize.add_argument("--backbone", choices=NAMES, default=NAMES[0],
                          help=f"ImageNet network whose features define the costs (default {NAMES[0]})")
     stylize.set_defaults(run=_stylize)

@@ -15,10 +15,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import require_asset
 
 from facelib.course import ROOT
 from facelib.recognition.database import FaceDatabase
+
+pytestmark = pytest.mark.system  # make test-system (see pyproject.toml's markers)
 
 ROUNDS = 20
 _WRITER = """

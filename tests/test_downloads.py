@@ -27,6 +27,8 @@ from conftest import require_asset
 
 from facelib import assets
 
+pytestmark = pytest.mark.system  # make test-system (see pyproject.toml's markers)
+
 
 def _served_path(url: str) -> str:
     parts = urlsplit(url)

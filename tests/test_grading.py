@@ -13,7 +13,6 @@ mistakes1   wrong variant 1 of euclidean_distance, content, style,  0           
             total
 mistakes3   no 00 (a missing notebook); wrong gram_matrix and       0 missing   1 0 0 0 1
             layer cost (the style cost needs them)
-looper      an infinite loop in euclidean_distance                  0           (missing)
 hog         compute_content_cost kills its kernel; gram_matrix      (missing)   0 0 0 0 1
             allocates until memory runs out
 tamperer    deletes 00's test cell; edits 06's gram test cell to    1           1 0 0 0 0
@@ -34,8 +33,8 @@ other job's folders and feedback it can guess; ``killer`` sends ``kill(-1, SIGKI
 the gradebook as they were (contents and modes), no secret in any feedback, nothing running, and
 every student in ``grades.csv``.
 
-The limits (time per notebook, disk, memory with children) and the retry of a grader failure are
-shown on a second, smaller class with tight limits.
+The limits (time per cell and per notebook, disk, memory with children) and the retry of a grader
+failure are shown on a second, smaller class with tight limits, on a lesson without TensorFlow.
 """
 
 from __future__ import annotations
@@ -57,6 +56,8 @@ from conftest import require_asset
 
 from facelib.course import checks
 from facelib.course.grading import classroom, grader
+
+pytestmark = pytest.mark.system  # make test-system (see pyproject.toml's markers)
 
 FACE, STYLE = "00_setup_check", "06_style_transfer_costs"
 EXERCISES = {FACE: ["euclidean_distance"],
@@ -92,7 +93,6 @@ EXPECTED = {  # honest student -> notebook -> points per exercise, in notebook o
     "untouched": {FACE: [0], STYLE: [0, 0, 0, 0, 0]},
     "mistakes1": {FACE: [0], STYLE: [0, 1, 1, 0, 0]},
     "mistakes3": {FACE: [0], STYLE: [1, 0, 0, 0, 1]},
-    "looper": {FACE: [0], STYLE: [0, 0, 0, 0, 0]},
     "hog": {FACE: [0], STYLE: [0, 0, 0, 0, 1]},
     "tamperer": {FACE: [1], STYLE: [1, 0, 0, 0, 0]},
     "broken": {FACE: [0], STYLE: [0, 0, 0, 0, 0]},
@@ -239,7 +239,6 @@ def _class(course: Path, places: dict[str, str], port: int) -> dict[str, dict[st
         "mistakes1": {FACE: _submission(course, FACE, _wrong(["euclidean_distance"])),
                       STYLE: _submission(course, STYLE, _wrong(own))},
         "mistakes3": {STYLE: _submission(course, STYLE, _wrong(["gram_matrix", "compute_layer_style_cost"]))},
-        "looper": {FACE: _submission(course, FACE, {"euclidean_distance": LOOP})},
         "hog": {STYLE: _submission(course, STYLE, {"compute_content_cost": CRASH, "gram_matrix": HOG})},
         "tamperer": {FACE: _submission(course, FACE, tests={"test_euclidean_distance": None}),
                      STYLE: _submission(course, STYLE, _wrong(["gram_matrix", "total_cost"]),
@@ -388,7 +387,6 @@ def test_honest_students_get_their_points_and_every_student_is_listed(graded):
 
 def test_feedback_names_what_went_wrong(graded):
     notes = {(r.student, r.notebook): " | ".join(r.notes) for r in graded["results"]}
-    assert "time limit" in notes["looper", FACE]
     assert "memory" in notes["hog", STYLE] and "kernel died" in notes["hog", STYLE]
     assert "test_euclidean_distance was deleted" in notes["tamperer", FACE]
     assert "test_gram_matrix was edited" in notes["tamperer", STYLE]
@@ -434,8 +432,7 @@ def test_grades_are_in_the_course_gradebook(graded):
     with Gradebook(f"sqlite:///{graded['course'] / 'gradebook.db'}") as gb:
         for student, notebooks in EXPECTED.items():
             for stem, points in notebooks.items():
-                if student in ("mistakes3", "hog") and stem == FACE or stem == STYLE and student in (
-                        "-x", "looper", "broken"):
+                if student in ("mistakes3", "hog") and stem == FACE or stem == STYLE and student in ("-x", "broken"):
                     continue  # nothing handed in, nothing recorded
                 assert gb.find_submission_notebook(stem, stem, student).score == sum(points), (student, stem)
 
@@ -483,6 +480,7 @@ print([child.wait() for child in children])
     host = socket.gethostbyname(socket.gethostname())
     reach = f"import socket\nsocket.create_connection(({host!r}, {listener.port}), timeout=5)\n"
     cls = {"slowpoke": _submission(folder, TINY, extra=slow),
+           "looper": _submission(folder, TINY, {"euclidean_distance": LOOP}),
            "netter": _submission(folder, TINY, cells={"euclidean_distance": reach + SOLUTION}),
            "filler": _submission(folder, TINY, cells={"euclidean_distance": fill + SOLUTION}),
            "forkhog": _submission(folder, TINY, cells={"euclidean_distance": fork + SOLUTION}),
@@ -515,6 +513,12 @@ def test_a_notebook_is_stopped_at_its_time_limit(limited):
     slow = results["slowpoke"]
     assert slow.total == 0 and "exceeded the 40-second limit" in " ".join(slow.notes)
     assert slow.seconds < 40 + 30, slow.seconds                 # the limit, plus starting and stopping
+
+
+def test_a_cell_is_stopped_at_its_time_limit(limited):
+    results, _ = limited
+    looper = results["looper"]
+    assert looper.total == 0 and "time limit" in " ".join(looper.notes), looper.notes
 
 
 def test_the_working_folder_tmp_and_shm_share_a_disk_cap(limited):

@@ -18,6 +18,8 @@ import pytest
 
 from facelib.dlibport import detector
 
+pytestmark = pytest.mark.system  # make test-system (see pyproject.toml's markers)
+
 pytest.importorskip("dlib")  # same environment as the parity tests (CI installs it)
 if not Path("/proc/self/status").exists():
     pytest.skip("peak memory is read from /proc (Linux only)", allow_module_level=True)

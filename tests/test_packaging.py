@@ -21,6 +21,8 @@ from conftest import require_asset
 import facelib
 from facelib import assets
 
+pytestmark = pytest.mark.system  # make test-system (see pyproject.toml's markers)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

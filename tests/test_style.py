@@ -191,14 +191,17 @@ def test_coarse_to_fine_optimises_each_size_in_turn(images, extractor):
     assert style.coarse_to_fine_shapes((80, 128), 0) == [(80, 128)]
     assert style.coarse_to_fine_shapes((80, 128), 32) == [(40, 64), (80, 128)]  # not (20, 32): below 32 px
     assert style.coarse_to_fine_shapes((80, 128), 128) == [(80, 128)]
-    result = style.stylize(*images, size=128, coarse_size=64, steps=3, extractor=extractor, progress=False,
-                           snapshot_at=[0, 3, 4, 6])
+    result = style.stylize(*images, size=128, coarse_size=64, steps=3, refine_steps=2, extractor=extractor,
+                           progress=False, snapshot_at=[0, 3, 4, 5])
     h = result.history
-    np.testing.assert_array_equal(h["size"], [64, 64, 64, 128, 128, 128])
-    np.testing.assert_array_equal(h["step"], np.arange(1, 7))
+    np.testing.assert_array_equal(h["size"], [64, 64, 64, 128, 128])  # 3 steps at the first size, 2 after
+    np.testing.assert_array_equal(h["step"], np.arange(1, 6))
     assert result.image.shape == (85, 128, 3)
     assert [(n, image.shape) for n, image in result.snapshots] == [
-        (0, (42, 64, 3)), (3, (42, 64, 3)), (4, (85, 128, 3)), (6, (85, 128, 3))]
+        (0, (42, 64, 3)), (3, (42, 64, 3)), (4, (85, 128, 3)), (5, (85, 128, 3))]
+    every_size = style.stylize(*images, size=128, coarse_size=64, steps=2, refine_steps=0, extractor=extractor,
+                               progress=False)
+    np.testing.assert_array_equal(every_size.history["size"], [64, 64, 128, 128])  # 0: ``steps`` at each size
     np.testing.assert_array_equal(result.snapshots[0][1], resize(resize(images[0], 128), (42, 64)))  # G_0 = C
 
 

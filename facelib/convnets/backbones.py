@@ -81,7 +81,7 @@ def check_backbone(backbone: str) -> str:
 
 
 def _check_weights(weights: str | None) -> None:
-    if weights not in ("imagenet", None):
+    if not (weights is None or (isinstance(weights, str) and weights == "imagenet")):
         raise ArgumentError(f"weights must be 'imagenet' or None (random weights), got {weights!r}.")
 
 

@@ -290,7 +290,7 @@ def encode_chips(chips, batch_size: int = 32) -> np.ndarray:
     for start in range(0, len(chips), batch_size):
         batch = chips[start : start + batch_size].astype(np.float32)
         count = len(batch)
-        if count < batch_size:  # pad to a fixed shape: the graph is traced once
+        if count < batch_size and len(chips) > batch_size:  # pad the last batch to the others' shape: one trace
             batch = np.concatenate([batch, np.zeros((batch_size - count, *batch.shape[1:]), np.float32)])
         out.append(np.asarray(predict(batch))[:count])
     return np.concatenate(out).astype(np.float32)

@@ -407,7 +407,7 @@ class FaceDatabase:
         path = _resolve(_check_path(path))
         lock_timeout = check_float("lock_timeout", lock_timeout, minimum=0.0)
         if not path.parent.is_dir():
-            raise DatabaseError(f"folder {path.parent} does not exist; create it first")
+            raise DatabaseError(f"the folder of path {path} does not exist; create {path.parent} first")
         with _locked(path, lock_timeout):
             remove_stale_temporaries(path)
             remove_stale_temporaries(index_path(path))
@@ -487,7 +487,7 @@ class FaceDatabase:
         """
         path = _resolve(_check_path(path))
         if not path.is_file():
-            raise DatabaseNotFoundError(f"no database file at {path}")
+            raise DatabaseNotFoundError(f"no database file at path {path}")
         exact_below = check_int("exact_below", exact_below, minimum=0)
         use_index = check_bool("use_index", use_index)
         arrays = _read_npz(path, "FaceDatabase", _MEMBERS)
