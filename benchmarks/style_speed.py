@@ -126,7 +126,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 result = style.stylize(content[0], style_image[0], size=(size, size), backbone=backbone,
                                        extractor=extractor, steps=args.steps + 1, progress=False, tv_weight=0.0,
-                                       init="blend", noise_ratio=0.6, **common)
+                                       init="blend", noise_ratio=0.6, coarse_size=0, jitter=0, **common)
                 seconds = result.history["seconds"]
                 ours.append((seconds[-1] - seconds[0]) / args.steps)  # first step excluded (warm-up)
                 eager.append(eager_steps(extractor, backbone, padded(content), padded(style_image),

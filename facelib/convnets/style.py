@@ -442,7 +442,7 @@ class _Problem:
             targets = [self._window(shifted, dy, dx) for dy, dx in self.offsets]
         else:
             self.offsets, targets = np.zeros((1, 2), int), [content]
-        self.a_C = tf.stack([extractor(backbones.preprocess(t, backbone))[content_layer][0] for t in targets])
+        self.a_C = extractor(backbones.preprocess(tf.concat(targets, 0), backbone))[content_layer]  # one batch
         self.content_weight, self.style_weights = 1.0, dict(style_weights)
         if normalize:
             self.content_weight, self.style_weights = balanced_weights(self.a_C[:1], acts_S, style_weights)
@@ -743,7 +743,8 @@ def _adam(problem: _Problem, start: np.ndarray, steps: int, run: _Run, step_fn: 
     epsilon = 1e-8 if s.normalize else 1e-1
     adam = keras.optimizers.Adam(learning_rate=s.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=epsilon)
     adam.build([image])  # create its state now: a step_fn compiled by the caller may not create variables
-    compiled = tf.function(lambda: step_fn(image, problem.cost, adam))
+    # autograph=False: the step has no Python control flow on tensors to convert, and tracing is faster
+    compiled = tf.function(lambda: step_fn(image, problem.cost, adam), autograph=False)
     compiled.get_concrete_function()  # trace before the clock starts
     draws = np.random.default_rng(len(run.rows)).integers(0, len(problem.offsets), size=steps)
     decay_step = int(s.decay_at * steps)
