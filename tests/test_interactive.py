@@ -284,9 +284,22 @@ def test_committed_notebooks_keep_no_widget_views(path):
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):
             assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {}), (
-                f"{path.name} saves a widget view; strip it (insert_widgets.py does)")
+                f"{path.name} saves a widget view; `python -m facelib.course.runner --in-place` strips them")
     tagged = [c for c in nb["cells"] if "interactive" in c["metadata"].get("tags", [])]
     if path.name[:2] in CONTROLS:
         code = [c for c in tagged if c["cell_type"] == "code"]
         assert len(code) == 1 and f"widgets.{CONTROLS[path.name[:2]]}(" in "".join(code[0]["source"])
         assert not code[0]["outputs"]
+
+
+def test_the_runner_strips_widget_state_and_views_but_keeps_other_outputs():
+    import nbformat
+
+    from facelib.course.runner import WIDGET_VIEW, strip_widget_views
+
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    nb.cells = [nbformat.v4.new_code_cell("w", outputs=[
+        nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": "x"}, "text/plain": "Preview"}),
+        nbformat.v4.new_output("stream", name="stdout", text="kept\n")])]
+    strip_widget_views(nb)
+    assert "widgets" not in nb.metadata and [out.output_type for out in nb.cells[0].outputs] == ["stream"]

@@ -113,6 +113,19 @@ def strip_native_logs(nb: nbformat.NotebookNode) -> int:
     return removed
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def strip_widget_views(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without saved widget state or widget views: read without a kernel (GitHub, nbconvert, the web),
+    they show "Error displaying widget"; the controls come back when a learner runs the cell."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [out for out in cell.outputs if WIDGET_VIEW not in out.get("data", {})]
+    return nb
+
+
 def execute(path: Path, log: Path, timeout: int = 900) -> nbformat.NotebookNode:
     """Run one notebook top to bottom in its own folder and return it with its outputs.
 
@@ -184,6 +197,7 @@ def run_notebooks(paths: list[Path] | None = None, dest: Path | None = BUILD, ti
                   f"{_first_line(error)} (kernel log: {log.relative_to(ROOT) if log.is_relative_to(ROOT) else log})",
                   flush=True)
             continue
+        strip_widget_views(nb)
         if dest is None:
             nbformat.write(nb, path)
             where = path
