@@ -41,7 +41,8 @@ unit: setup
 	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile -m "not system"
 
 # Whole-system tests: fake classes graded in bubblewrap sandboxes, the wheel installed into a throwaway
-# venv, every asset downloaded through a local server, peak memory and concurrent writers in subprocesses.
+# venv, every asset downloaded through a local server, peak memory, killed and concurrent writers, exit
+# codes and pipes of real processes (pyproject.toml's `system` marker).
 test-system: assets
 	$(PY) -m pytest -q -n auto --maxprocesses=4 --dist loadfile -m system
 

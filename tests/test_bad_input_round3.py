@@ -295,6 +295,7 @@ def test_stylize_unwritable_folder(tmp_path, style_pair):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.system  # real processes: make test-system
 @pytest.mark.parametrize("command", ["identify", "assets"])
 def test_broken_pipe(tmp_path, command, lfw):
     db = _random_db(tmp_path / "people.npz")
@@ -421,6 +422,7 @@ def test_stdout_closed(tmp_path, lfw):
     assert run.returncode == 2 and "standard output is closed" in run.stderr
 
 
+@pytest.mark.system  # real processes: make test-system
 def test_no_progress_bar_in_logs(style_pair, tmp_path):
     log = tmp_path / "log.txt"
     with open(log, "w") as stderr:

@@ -61,6 +61,7 @@ def test_enroll_then_identify_round_trip(lfw, tmp_path, capsys):
     assert _distance(lines[0]) < 0.6 and _distance(lines[1]) < 0.6 and _distance(lines[2]) >= 0.6
 
 
+@pytest.mark.system  # real processes: make test-system
 def test_subprocess_exit_codes(lfw, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     different = subprocess.run([sys.executable, "-m", "facelib", "verify", lfw("George_W_Bush", 1),

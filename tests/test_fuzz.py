@@ -153,6 +153,7 @@ def _save_forever(db: FaceDatabase, path, ready, done) -> None:
     time.sleep(60)  # the parent kills us; never exit on our own during the test
 
 
+@pytest.mark.system  # kills writer processes: make test-system
 def test_killed_saves_leave_the_old_or_the_new_database(tmp_path):
     """Kill a child process at random moments while it saves; the file must load as old or new."""
     context = multiprocessing.get_context("fork")

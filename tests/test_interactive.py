@@ -170,6 +170,7 @@ print(json.dumps({"peak_mib": int(hwm[0].split()[1]) / 1024, "text": control.tex
 """
 
 
+@pytest.mark.system  # peak memory of a subprocess: make test-system
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux only)")
 def test_a_12_megapixel_upload_stays_within_2_gib(door):
     import subprocess
